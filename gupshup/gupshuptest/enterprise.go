@@ -1,0 +1,3 @@
+package gupshuptest
+
+func (s *Server) routeEnterprise() {}

@@ -1,0 +1,7 @@
+package gupshuptest
+
+type partnerState struct{}
+
+func newPartnerState(cfg Config) *partnerState { return &partnerState{} }
+
+func (s *Server) routePartner() {}

@@ -19,9 +19,17 @@ func GupshupKey(gsID string) string { return Prefix + "gs:{" + gsID + "}" }
 // WindowKey holds the time a user last wrote to the business.
 func WindowKey(phone string) string { return Prefix + "win:{" + phone + "}" }
 
-// DeadLetterKey is the stream of dead letters. asynq trims its archive (10,000
-// tasks per queue, 90 days); this log is never trimmed.
-const DeadLetterKey = Prefix + "{dead}:log"
+// DeadLetterKey is the hash of one campaign's dead letters, by message id.
+// asynq trims its archive (10,000 tasks per queue, 90 days); this is never
+// trimmed and has no expiry.
+func DeadLetterKey(campaignID string) string { return Prefix + "dead:{" + campaignID + "}" }
+
+// DeadCampaignsKey is the set of campaigns that have dead letters.
+const DeadCampaignsKey = Prefix + "{dead}:campaigns"
+
+// OrphanKey holds callback events that arrived before the submit that
+// produced their Gupshup id was recorded.
+func OrphanKey(gsID string) string { return Prefix + "orphan:{" + gsID + "}" }
 
 // CampaignKey is the hash of one campaign's counters.
 func CampaignKey(campaignID string) string { return Prefix + "camp:{" + campaignID + "}" }

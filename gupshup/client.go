@@ -55,15 +55,16 @@ func NewHTTPClient() *http.Client {
 type Option func(*options)
 
 type options struct {
-	baseURL    string
-	httpClient *http.Client
-	timeout    time.Duration
-	userAgent  string
-	legacy     bool   // self-serve: /sm/api/v1 instead of /wa/api/v1
-	aesKey     []byte // enterprise: encrypt parameters into encrdata
-	format     string // enterprise: json or text
-	method     string // enterprise: GET or POST
-	now        func() time.Time
+	baseURL     string
+	httpClient  *http.Client
+	timeout     time.Duration
+	userAgent   string
+	legacy      bool   // self-serve: /sm/api/v1 instead of /wa/api/v1
+	aesKey      []byte // enterprise: encrypt parameters into encrdata
+	format      string // enterprise: json or text
+	method      string // enterprise: GET or POST
+	partnerForm bool   // partner: v3 sends form-encoded instead of JSON
+	now         func() time.Time
 }
 
 func buildOptions(defaultURL string, opts []Option) options {

@@ -68,6 +68,8 @@ func classifyGupshup(e *gupshup.Error) Verdict {
 		// app fails every send just the same and needs a person.
 		v.Class, v.Alarm, v.AccountWide = Terminal, true, true
 		return v
+	case e.Family == gupshup.Enterprise && e.Code != 0 && s < 500 && s != http.StatusTooManyRequests:
+		return classifyGateway(v)
 	case e.Code != 0:
 		_, known := lookup(e.Code)
 		if known || (s < 500 && s != http.StatusTooManyRequests) {
@@ -103,6 +105,24 @@ func classifyGupshup(e *gupshup.Error) Verdict {
 		if v.Reason == "" {
 			v.Reason = "unexpected answer"
 		}
+	}
+	return v
+}
+
+// classifyGateway sorts the Enterprise Gateway's own error codes, which
+// share no meaning with the WhatsApp table: the Gateway answers bad
+// credentials, no credit or a disabled service with HTTP 200 and a code,
+// and every send of the account then fails alike.
+func classifyGateway(v Verdict) Verdict {
+	switch {
+	case gupshup.EnterpriseAccountWide(v.Code):
+		v.Class, v.Alarm, v.AccountWide = Terminal, true, true
+	case v.Code == gupshup.EnterpriseCodeUnknown:
+		v.Class, v.Unknown = Retryable, true
+	default:
+		// A missing or bad parameter, phone or method: the same request
+		// gets the same answer.
+		v.Class = Terminal
 	}
 	return v
 }

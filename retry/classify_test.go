@@ -99,3 +99,33 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+func TestClassifyGatewayCodes(t *testing.T) {
+	tests := []struct {
+		code        int
+		class       Class
+		accountWide bool
+	}{
+		{gupshup.EnterpriseCodeAuthFailed, Terminal, true},
+		{gupshup.EnterpriseCodeNoCredits, Terminal, true},
+		{gupshup.EnterpriseCodeServiceDisabled, Terminal, true},
+		{gupshup.EnterpriseCodeInvalidPhone, Terminal, false},
+		{gupshup.EnterpriseCodeMissingParameter, Terminal, false},
+		{gupshup.EnterpriseCodeUnknown, Retryable, false},
+	}
+	for _, tt := range tests {
+		v := Classify(&gupshup.Error{Family: gupshup.Enterprise, HTTPStatus: 200, Code: tt.code})
+		if v.Class != tt.class || v.AccountWide != tt.accountWide || v.Alarm != tt.accountWide {
+			t.Errorf("enterprise code %d: %+v, want class %v account-wide %v", tt.code, v, tt.class, tt.accountWide)
+		}
+	}
+	// The same number from another family keeps the WhatsApp table's meaning
+	// (an unknown code there).
+	if v := Classify(&gupshup.Error{Family: gupshup.SelfServe, HTTPStatus: 400, Code: 102}); v.AccountWide {
+		t.Errorf("self-serve code 102 classified as a Gateway code: %+v", v)
+	}
+	// A 5xx from the Gateway is a service failure whatever code it carries.
+	if v := Classify(&gupshup.Error{Family: gupshup.Enterprise, HTTPStatus: 503, Code: 102}); v.Class != Retryable {
+		t.Errorf("enterprise 503: %+v", v)
+	}
+}

@@ -94,6 +94,19 @@ func (d *dispatcher) addSubscription(t target) {
 	d.mu.Unlock()
 }
 
+// removeSubscription undoes one addSubscription of t, for a subscription
+// deleted or moved to another URL through the partner API.
+func (d *dispatcher) removeSubscription(t target) {
+	d.mu.Lock()
+	for i, x := range d.subs {
+		if x == t {
+			d.subs = append(d.subs[:i:i], d.subs[i+1:]...)
+			break
+		}
+	}
+	d.mu.Unlock()
+}
+
 // targets lists where an event of a family goes. Enterprise accounts get
 // enterprise DLRs; the others get v2, v3 or both, as configured.
 func (d *dispatcher) targets(family string) []target {

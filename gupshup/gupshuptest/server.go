@@ -46,6 +46,8 @@ type Server struct {
 
 	outMu  sync.Mutex
 	manual []window // outages started at run time by StartOutage
+
+	enterprise *enterpriseState // set by routeEnterprise
 }
 
 // EnterprisePath is where the Gateway API lives on the simulator, as it does

@@ -260,6 +260,8 @@ type Record struct {
 	Updated    time.Time
 	// Ambiguous counts the submits that died in flight.
 	Ambiguous int
+	// Fallback is true once a callback asked for the fallback template.
+	Fallback bool
 	// Events are the callback statuses seen, as "<gupshup id>:<status>".
 	Events []string
 }
@@ -282,6 +284,7 @@ func (s *Store) Get(ctx context.Context, messageID string) (rec Record, ok bool,
 	rec.Generation, _ = strconv.Atoi(m["n"])
 	rec.Code, _ = strconv.Atoi(m["c"])
 	rec.Ambiguous, _ = strconv.Atoi(m["amb"])
+	rec.Fallback = m["fb"] == "1"
 	if ms, err := strconv.ParseInt(m["ts"], 10, 64); err == nil {
 		rec.Updated = time.UnixMilli(ms)
 	}

@@ -60,6 +60,10 @@ type Send struct {
 	// ExpiresAt is the validity period: past it the message is not sent and
 	// is recorded as expired.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Generation is the worker's own count of resends that failed callbacks
+	// asked for: producers leave it out (0); the worker enqueues generation
+	// n+1 when a callback reports a retryable failure of generation n.
+	Generation int `json:"gen,omitempty"`
 }
 
 // Template is a template (HSM) message, in a shape every family can send.

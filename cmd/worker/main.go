@@ -1,0 +1,42 @@
+// Command worker sends the WhatsApp messages queued in Redis through
+// Gupshup and takes Gupshup's callbacks. Settings are environment variables
+// or flags; run it with -h for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/waqueue/waqueue/logging"
+	"github.com/waqueue/waqueue/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "worker:", err)
+		return 2
+	}
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel).With().Str("component", "worker").Logger()
+	if err := worker.Run(ctx, *cfg, log); err != nil {
+		log.Error().Err(err).Msg("worker failed")
+		return 1
+	}
+	return 0
+}

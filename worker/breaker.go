@@ -1,0 +1,50 @@
+package worker
+
+import (
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/waqueue/waqueue/breaker"
+	"github.com/waqueue/waqueue/retry"
+)
+
+// newBreakers builds the circuit breakers, one per family and app. Only
+// service-side failures (5xx, timeouts, transport) count against them; a
+// per-recipient failure says nothing about Gupshup's health.
+func newBreakers(cfg Config, log zerolog.Logger) *breaker.Set {
+	return breaker.New(
+		breaker.Timeout(cfg.BreakerOpen),
+		breaker.ConsecutiveFailures(uint32(cfg.BreakerFailures)),
+		breaker.IsSuccessful(func(err error) bool { return !retry.BreakerFailure(err) }),
+		breaker.IsExcluded(retry.BreakerExcluded),
+		breaker.OnStateChange(func(key string, from, to breaker.State) {
+			ev := log.Info()
+			if to == breaker.Open {
+				ev = log.Error()
+			}
+			ev.Str("breaker", key).Str("from", from.String()).Str("to", to.String()).Msg("circuit breaker changed state")
+		}),
+	)
+}
+
+// breakerThrottle turns a refusal of an open breaker into a hand-back that
+// uses no attempt: an outage must never fill the dead-letter queue. The
+// jitter keeps the tasks refused together from coming back together.
+func breakerThrottle(err error) (error, bool) {
+	var oe *breaker.OpenError
+	if !errors.As(err, &oe) {
+		return err, false
+	}
+	d := oe.RetryIn + jitter(oe.RetryIn/4+time.Second)
+	return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "circuit breaker " + oe.Key + " open", Delay: d}, d), true
+}
+
+func jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(max)))
+}

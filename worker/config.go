@@ -1,0 +1,62 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is every setting of a worker process. cmd/worker fills it from
+// environment variables and flags.
+type Config struct {
+	RedisURL string
+
+	APIKey     string
+	AppName    string
+	Source     string
+	BaseURL    string
+	LegacyPath bool
+
+	EnterpriseURL      string
+	EnterpriseUserID   string
+	EnterprisePassword string
+	EnterpriseAESKey   string
+
+	PartnerURL      string
+	PartnerAppID    string
+	PartnerEmail    string
+	PartnerPassword string
+	PartnerAppToken string
+
+	Timeout         time.Duration
+	SendRate        float64
+	SendBurst       int
+	Concurrency     int
+	HTTPAddr        string
+	WebhookToken    string
+	BreakerOpen     time.Duration
+	BreakerFailures int
+	ShutdownTimeout time.Duration
+	Ambiguous       string
+	RecordTTL       time.Duration
+	MaxAttempts     int
+	RetryBase       time.Duration
+	LogFormat       string
+	LogLevel        string
+}
+
+// Validate names the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.SendRate <= 0:
+		return fmt.Errorf("SEND_RATE must be above 0, got %v", c.SendRate)
+	case c.SendBurst < 1:
+		return fmt.Errorf("SEND_BURST must be at least 1, got %d", c.SendBurst)
+	case c.Concurrency < 1:
+		return fmt.Errorf("WORKER_CONCURRENCY must be at least 1, got %d", c.Concurrency)
+	case c.Ambiguous != "resend" && c.Ambiguous != "deadletter":
+		return fmt.Errorf("AMBIGUOUS_SENDS must be resend or deadletter, got %q", c.Ambiguous)
+	case c.BreakerFailures < 1:
+		return fmt.Errorf("BREAKER_FAILURES must be at least 1, got %d", c.BreakerFailures)
+	}
+	return nil
+}

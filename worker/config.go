@@ -40,6 +40,7 @@ type Config struct {
 	RecordTTL       time.Duration
 	MaxAttempts     int
 	RetryBase       time.Duration
+	WalletLowDelay  time.Duration
 	LogFormat       string
 	LogLevel        string
 }

@@ -45,6 +45,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	if cfg.RetryBase > 0 {
 		policy.Base = cfg.RetryBase
 	}
+	if cfg.WalletLowDelay > 0 {
+		policy.WalletLowDelay = cfg.WalletLowDelay
+	}
 	if err := policy.Validate(); err != nil {
 		return fmt.Errorf("RETRY_MAX_ATTEMPTS: %w", err)
 	}

@@ -100,6 +100,7 @@ var settings = []setting{
 	{env: "RECORD_TTL", flag: "record-ttl", def: "192h", help: "how long a message's send record outlives its last change", bind: dur(func(c *worker.Config) *time.Duration { return &c.RecordTTL })},
 	{env: "RETRY_MAX_ATTEMPTS", flag: "retry-max-attempts", def: "12", help: "attempts of a retryable failure before it is dead-lettered", bind: integer(func(c *worker.Config) *int { return &c.MaxAttempts })},
 	{env: "RETRY_BASE", flag: "retry-base", def: "10s", help: "first backoff of a retryable failure; it doubles per attempt, with jitter, up to 1h", bind: dur(func(c *worker.Config) *time.Duration { return &c.RetryBase })},
+	{env: "RETRY_WALLET_LOW_DELAY", flag: "retry-wallet-low-delay", def: "30m", help: "wait before retrying a send that failed with 1003 (wallet balance low)", bind: dur(func(c *worker.Config) *time.Duration { return &c.WalletLowDelay })},
 	{env: "LOG_FORMAT", flag: "log-format", def: "json", help: "json, or console for people", bind: str(func(c *worker.Config) *string { return &c.LogFormat })},
 	{env: "LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", bind: str(func(c *worker.Config) *string { return &c.LogLevel })},
 }

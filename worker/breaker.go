@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/waqueue/waqueue/breaker"
@@ -14,8 +15,15 @@ import (
 // newBreakers builds the circuit breakers, one per family and app. Only
 // service-side failures (5xx, timeouts, transport) count against them; a
 // per-recipient failure says nothing about Gupshup's health.
-func newBreakers(cfg Config, log zerolog.Logger) *breaker.Set {
+//
+// The open state is shared through Redis: when one replica's breaker opens,
+// every replica stops sending to that API until the open period ends.
+func newBreakers(cfg Config, rdb redis.UniversalClient, log zerolog.Logger) *breaker.Set {
 	return breaker.New(
+		breaker.Share(breaker.NewRedis(rdb), time.Second),
+		breaker.OnSharedError(func(key string, err error) {
+			log.Warn().Err(err).Str("breaker", key).Msg("shared breaker state unavailable; using this replica's own")
+		}),
 		breaker.Timeout(cfg.BreakerOpen),
 		breaker.ConsecutiveFailures(uint32(cfg.BreakerFailures)),
 		breaker.IsSuccessful(func(err error) bool { return !retry.BreakerFailure(err) }),

@@ -27,22 +27,24 @@ type Config struct {
 	PartnerPassword string
 	PartnerAppToken string
 
-	Timeout         time.Duration
-	SendRate        float64
-	SendBurst       int
-	Concurrency     int
-	HTTPAddr        string
-	WebhookToken    string
-	BreakerOpen     time.Duration
-	BreakerFailures int
-	ShutdownTimeout time.Duration
-	Ambiguous       string
-	RecordTTL       time.Duration
-	MaxAttempts     int
-	RetryBase       time.Duration
-	WalletLowDelay  time.Duration
-	LogFormat       string
-	LogLevel        string
+	Timeout   time.Duration
+	SendRate  float64
+	SendBurst int
+	// RecipientInterval spaces messages to one recipient fleet-wide; 0 turns it off.
+	RecipientInterval time.Duration
+	Concurrency       int
+	HTTPAddr          string
+	WebhookToken      string
+	BreakerOpen       time.Duration
+	BreakerFailures   int
+	ShutdownTimeout   time.Duration
+	Ambiguous         string
+	RecordTTL         time.Duration
+	MaxAttempts       int
+	RetryBase         time.Duration
+	WalletLowDelay    time.Duration
+	LogFormat         string
+	LogLevel          string
 }
 
 // Validate names the first setting that cannot work.

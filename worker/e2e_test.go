@@ -200,6 +200,10 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if got := stats.MaxSliding[testSource]; got > sendRate+burst+slack {
 		t.Errorf("busiest sliding second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
 	}
+	// With a backlog the limiter keeps the rate close to SEND_RATE.
+	if got := stats.MaxPerSecond[testSource]; got < sendRate*90/100 {
+		t.Errorf("busiest second at the simulator: %d sends, far under SEND_RATE %d with a backlog", got, sendRate)
+	}
 	if stats.RejectedByStatus[503] == 0 {
 		t.Errorf("the outage rejected nothing: the test did not exercise it")
 	}

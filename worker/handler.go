@@ -51,10 +51,12 @@ const (
 
 // SendHandler handles TypeSend tasks.
 type SendHandler struct {
-	Store     *store.Store
-	Sender    Sender
-	Limiter   ratelimit.Limiter // per source number
-	Breaker   Breaker           // keyed by family and app
+	Store   *store.Store
+	Sender  Sender
+	Limiter ratelimit.Limiter // per source number
+	// Pacer spaces sends to one recipient; nil turns pacing off.
+	Pacer     ratelimit.Limiter
+	Breaker   Breaker // keyed by family and app
 	Policy    retry.Policy
 	Orphans   OrphanDrainer
 	Log       zerolog.Logger
@@ -151,6 +153,16 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // submit runs the rate limit, the breaker and the Gupshup call.
 func (h *SendHandler) submit(ctx context.Context, s *tasks.Send, fallback bool) (gupshup.SendResult, error) {
+	// The recipient's slot first: it is seconds wide, so a task that must
+	// wait for it is handed back before it takes a token of the sender's rate.
+	if h.Pacer != nil {
+		if retryIn, err := h.Pacer.Wait(ctx, s.Destination); err != nil {
+			return gupshup.SendResult{}, err
+		} else if retryIn > 0 {
+			d := retryIn + jitter(retryIn/10+time.Millisecond)
+			return gupshup.SendResult{}, retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "recipient paced", Delay: d}, d)
+		}
+	}
 	if retryIn, err := h.Limiter.Wait(ctx, s.Source); err != nil {
 		return gupshup.SendResult{}, err
 	} else if retryIn > 0 {

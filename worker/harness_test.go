@@ -54,7 +54,7 @@ func startPipeline(t *testing.T, mutate func(*worker.Config), simOpts ...gupshup
 		RedisURL: r.URL, APIKey: sc.APIKey, AppName: sc.AppName, Source: testSource, BaseURL: sim.URL,
 		EnterpriseURL: sim.URL + gupshuptest.EnterprisePath, EnterpriseUserID: sc.EnterpriseUserID, EnterprisePassword: sc.EnterprisePassword,
 		PartnerURL: sim.URL, PartnerAppID: sc.PartnerAppID, PartnerEmail: sc.PartnerEmail, PartnerPassword: sc.PartnerPassword,
-		Timeout: 2 * time.Second, SendRate: 500, SendBurst: 1, Concurrency: 20,
+		Timeout: 2 * time.Second, SendRate: 500, SendBurst: 1, Concurrency: 20, RecipientInterval: time.Second,
 		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", port), WebhookToken: testToken,
 		BreakerOpen: time.Second, BreakerFailures: 5, ShutdownTimeout: 5 * time.Second,
 		Ambiguous: "resend", RecordTTL: time.Hour, MaxAttempts: 6, RetryBase: 200 * time.Millisecond,

@@ -90,6 +90,7 @@ var settings = []setting{
 	{env: "GUPSHUP_TIMEOUT", flag: "gupshup-timeout", def: "15s", help: "bound on one Gupshup call", bind: dur(func(c *worker.Config) *time.Duration { return &c.Timeout })},
 	{env: "SEND_RATE", flag: "send-rate", def: "80", help: "messages per second per source number (Meta's default tier is 80)", bind: float(func(c *worker.Config) *float64 { return &c.SendRate })},
 	{env: "SEND_BURST", flag: "send-burst", def: "1", help: "sends allowed at once above the steady rate", bind: integer(func(c *worker.Config) *int { return &c.SendBurst })},
+	{env: "RECIPIENT_INTERVAL", flag: "recipient-interval", def: "6s", help: "least time between two messages to the same recipient, fleet-wide (Meta's pair rate limit, error 131056); 0 turns it off", bind: dur(func(c *worker.Config) *time.Duration { return &c.RecipientInterval })},
 	{env: "WORKER_CONCURRENCY", flag: "worker-concurrency", def: "50", help: "sends in flight at once", bind: integer(func(c *worker.Config) *int { return &c.Concurrency })},
 	{env: "HTTP_ADDR", flag: "http-addr", def: ":8080", help: "address of the callback, health and metrics endpoints", bind: str(func(c *worker.Config) *string { return &c.HTTPAddr })},
 	{env: "WEBHOOK_TOKEN", flag: "webhook-token", secret: true, help: "secret callbacks must carry as /webhooks/gupshup/<token> or X-Webhook-Token; empty leaves the endpoint open", bind: str(func(c *worker.Config) *string { return &c.WebhookToken })},

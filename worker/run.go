@@ -53,12 +53,19 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	}
 
 	st := store.New(rdb, store.WithTTL(cfg.RecordTTL))
+	rlLog := log.With().Str("component", "ratelimit").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second})
 	queue := asynq.NewClientFromRedisClient(rdb)
 	proc := webhook.NewProcessor(st, queue, policy, log.With().Str("component", "webhook").Logger())
 	send := &SendHandler{
-		Store:     st,
-		Sender:    clients,
-		Limiter:   ratelimit.New(rate.Limit(cfg.SendRate), ratelimit.Burst(cfg.SendBurst), ratelimit.MaxWait(time.Second)),
+		Store:  st,
+		Sender: clients,
+		// The fleet-wide limit: GCRA in Redis is the truth for every
+		// replica, a local bucket in front saves Redis calls.
+		Limiter: ratelimit.NewLayered(rdb, rate.Limit(cfg.SendRate),
+			ratelimit.Burst(cfg.SendBurst), ratelimit.MaxWait(time.Second),
+			ratelimit.OnError(func(source string, err error) {
+				rlLog.Warn().Err(err).Str("source", source).Msg("fleet rate limit: Redis failed, task handed back")
+			})),
 		Pacer:     ratelimit.NewPacer(rdb, cfg.RecipientInterval),
 		Breaker:   newBreakers(cfg, rdb, log),
 		Policy:    policy,

@@ -1,0 +1,119 @@
+package worker_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/waqueue/waqueue/internal/redistest"
+	"github.com/waqueue/waqueue/worker"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// workerBinary builds cmd/worker once per test run: fleet and crash tests
+// run real processes, which a goroutine cannot stand in for (kill -9, one
+// Redis client and one limiter per process).
+func workerBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "waqueue-worker-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "worker")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/waqueue/waqueue/cmd/worker").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// workerProcess is one worker started from the binary.
+type workerProcess struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *lockedBuffer
+}
+
+// env turns a worker.Config into the environment cmd/worker reads.
+func env(c worker.Config) []string {
+	return []string{
+		"REDIS_URL=" + c.RedisURL, "GUPSHUP_API_KEY=" + c.APIKey, "GUPSHUP_APP_NAME=" + c.AppName,
+		"GUPSHUP_SOURCE=" + c.Source, "GUPSHUP_BASE_URL=" + c.BaseURL,
+		"GUPSHUP_TIMEOUT=" + c.Timeout.String(), "SEND_RATE=" + fmt.Sprint(c.SendRate),
+		"SEND_BURST=" + fmt.Sprint(c.SendBurst), "WORKER_CONCURRENCY=" + fmt.Sprint(c.Concurrency),
+		"RECIPIENT_INTERVAL=" + c.RecipientInterval.String(), "HTTP_ADDR=" + c.HTTPAddr,
+		"WEBHOOK_TOKEN=" + c.WebhookToken, "BREAKER_OPEN=" + c.BreakerOpen.String(),
+		"SHUTDOWN_TIMEOUT=" + c.ShutdownTimeout.String(), "AMBIGUOUS_SENDS=" + c.Ambiguous,
+		"RECORD_TTL=" + c.RecordTTL.String(), "RETRY_MAX_ATTEMPTS=" + fmt.Sprint(c.MaxAttempts),
+		"RETRY_BASE=" + c.RetryBase.String(), "LOG_FORMAT=json", "LOG_LEVEL=info",
+		"PATH=" + os.Getenv("PATH"),
+	}
+}
+
+// startProcess runs a worker process with cfg on its own HTTP port.
+func startProcess(t *testing.T, cfg worker.Config) *workerProcess {
+	t.Helper()
+	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	w := &workerProcess{addr: cfg.HTTPAddr, logs: &lockedBuffer{}}
+	w.cmd = exec.Command(workerBinary(t))
+	w.cmd.Env = env(cfg)
+	w.cmd.Stderr = w.logs
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.kill() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + w.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return w
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker process not ready: %v\n%s", err, w.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill ends the process at once, as a crash or an OOM kill would.
+func (w *workerProcess) kill() {
+	if w.cmd.Process != nil && w.cmd.ProcessState == nil {
+		w.cmd.Process.Signal(syscall.SIGKILL)
+		w.cmd.Wait()
+	}
+}
+
+// terminate sends SIGTERM and waits for a graceful exit.
+func (w *workerProcess) terminate(t *testing.T) int {
+	t.Helper()
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- w.cmd.Wait() }()
+	select {
+	case <-done:
+		return w.cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("worker did not exit within 30 s of SIGTERM")
+		return -1
+	}
+}

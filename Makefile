@@ -20,6 +20,16 @@ vet: ## go vet and a gofmt check
 test: vet ## unit and integration tests (integration tests start their own redis-server)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 
+# The chart's linter is a Go module of its own (tools/helmlint), so that
+# Helm's dependency tree never enters the worker's go.mod. Its tests feed
+# it broken values and templates and expect it to fail.
+.PHONY: helm-lint
+helm-lint: ## lint the Helm chart, render it with its defaults and every example, check each object against the Kubernetes API types
+	cd tools/helmlint && $(GO) test -count=1 ./... && $(GO) run . -repo ../..
+
+demo: ## send a sample campaign through an embedded Redis and the Gupshup simulator (REDIS_URL: use that Redis; DEMO_FLAGS=--help)
+	$(GO) run ./cmd/demo $(DEMO_FLAGS)
+
 sim: ## run the Gupshup simulator on 127.0.0.1:8089 (see gupshup-sim --help)
 	$(GO) run ./cmd/gupshup-sim --addr 127.0.0.1:8089
 

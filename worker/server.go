@@ -38,6 +38,9 @@ func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, send asynq.Handler, c
 		// Throttled and retried tasks wait in asynq's retry set; the default
 		// 5 s check adds up to 5 s to every such wait.
 		DelayedTaskCheckInterval: time.Second,
+		// An idle worker looks at empty queues this often: the default 1 s
+		// is the delay before the first send of a new campaign or OTP.
+		TaskCheckInterval: 200 * time.Millisecond,
 		Logger:                   asynqLogger{cfg.Log.With().Str("component", "asynq").Logger()},
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {

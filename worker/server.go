@@ -41,8 +41,8 @@ func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, send asynq.Handler, c
 		// An idle worker looks at empty queues this often: the default 1 s
 		// is the delay before the first send of a new campaign or OTP.
 		TaskCheckInterval: 200 * time.Millisecond,
-		Logger:                   asynqLogger{cfg.Log.With().Str("component", "asynq").Logger()},
-		LogLevel:                 asynq.WarnLevel,
+		Logger:            asynqLogger{cfg.Log.With().Str("component", "asynq").Logger()},
+		LogLevel:          asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			// Throttles are routine; they are not errors worth a line each.
 			if !retry.IsFailure(err) {

@@ -34,6 +34,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	}
 	rdb := redisconn.Client(redisOpt)
 	defer rdb.Close()
+	if err := redisconn.CheckAuth(ctx, rdb); err != nil {
+		return err
+	}
 	clients, err := cfg.Clients()
 	if err != nil {
 		return err

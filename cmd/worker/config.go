@@ -72,7 +72,7 @@ func boolean(get func(*worker.Config) *bool) func(*flag.FlagSet, *worker.Config,
 }
 
 var settings = []setting{
-	{env: "REDIS_URL", flag: "redis-url", def: "redis://127.0.0.1:6379/0", secret: true, help: "Redis: redis://[user:password@]host:port[/db] or rediss:// for TLS", bind: str(func(c *worker.Config) *string { return &c.RedisURL })},
+	{env: "REDIS_URL", flag: "redis-url", def: "redis://127.0.0.1:6379/0", secret: true, help: "Redis: redis://[user:password@]host:port[/db], redis-sentinel://[user:password@]s1:port,s2:port?master=NAME, redis-cluster://[user:password@]n1:port,n2:port; rediss* for TLS", bind: str(func(c *worker.Config) *string { return &c.RedisURL })},
 	{env: "GUPSHUP_API_KEY", flag: "gupshup-api-key", secret: true, help: "self-serve API key (apikey header)", bind: str(func(c *worker.Config) *string { return &c.APIKey })},
 	{env: "GUPSHUP_APP_NAME", flag: "gupshup-app-name", help: "self-serve app name (src.name), used when a task names none", bind: str(func(c *worker.Config) *string { return &c.AppName })},
 	{env: "GUPSHUP_SOURCE", flag: "gupshup-source", help: "default business number (E.164 digits) for tasks that name none", bind: str(func(c *worker.Config) *string { return &c.Source })},

@@ -3,9 +3,13 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/waqueue/waqueue/internal/redistest"
+	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/tasks"
 	"github.com/waqueue/waqueue/worker"
 )
@@ -63,5 +67,74 @@ func TestFleetRateLimit(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s accepted %d times", src, n)
 		}
+	}
+}
+
+// TestSharedBreakerStopsTheFleet: once one replica's breaker opens on an
+// outage, a replica that has seen no failure of its own sends nothing
+// either until the open period ends.
+func TestSharedBreakerStopsTheFleet(t *testing.T) {
+	p := startPipeline(t, func(c *worker.Config) { c.BreakerOpen = 3 * time.Second })
+	p.sim.StartOutage("5xx", time.Minute)
+	for i := 0; i < 20; i++ {
+		p.enqueue(templateSend(fmt.Sprintf("a%03d", i), fmt.Sprintf("9196%08d", i)))
+	}
+	p.waitFor("the first replica's breaker to open", 20*time.Second, func() (bool, string) {
+		return strings.Contains(p.logs.String(), `"to":"open"`), "closed"
+	})
+	opened := time.Now()
+	// The first replica goes away (its tasks wait in the retry set), so the
+	// tasks below can only reach the second one.
+	p.stopWorker()
+	before := len(p.sim.Rejections())
+
+	// A second replica, fresh: no failure of its own.
+	second := p.cfg
+	second.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(ctx, second, logging.New(io.Discard, "json", "info")) }()
+	defer func() { cancel(); <-done }()
+	for i := 20; i < 60; i++ {
+		p.enqueue(templateSend(fmt.Sprintf("a%03d", i), fmt.Sprintf("9196%08d", i)))
+	}
+	time.Sleep(time.Until(opened.Add(2500 * time.Millisecond)))
+	var during int
+	for _, r := range p.sim.Rejections()[before:] {
+		if r.Time.After(opened.Add(200*time.Millisecond)) && r.Time.Before(opened.Add(2500*time.Millisecond)) {
+			during++
+		}
+	}
+	if during != 0 {
+		t.Fatalf("%d requests reached Gupshup while the fleet's breaker was open", during)
+	}
+	p.sim.EndOutages()
+	p.waitFor("everything delivered after the outage", 60*time.Second, func() (bool, string) {
+		n := len(p.sim.Sends())
+		return n == 60, fmt.Sprintf("%d of 60 accepted", n)
+	})
+	if dls, _ := p.store.DeadLetters(context.Background(), "camp"); len(dls) != 0 {
+		t.Fatalf("the outage dead-lettered %d messages", len(dls))
+	}
+}
+
+// TestRecipientPacing: two messages to one number go out at least
+// RECIPIENT_INTERVAL apart, without holding up other recipients.
+func TestRecipientPacing(t *testing.T) {
+	p := startPipeline(t, func(c *worker.Config) { c.RecipientInterval = 2 * time.Second })
+	p.enqueue(templateSend("p1", "919500000001"))
+	p.enqueue(templateSend("p2", "919500000001"))
+	p.enqueue(templateSend("p3", "919500000002"))
+	p.waitFor("three sends", 20*time.Second, func() (bool, string) {
+		n := len(p.sim.Sends())
+		return n == 3, fmt.Sprintf("%d sends", n)
+	})
+	same := p.sim.SendsTo("919500000001")
+	if gap := same[1].Time.Sub(same[0].Time); gap < 2*time.Second {
+		t.Fatalf("two sends to one recipient %v apart, want at least 2 s", gap)
+	}
+	other := p.sim.SendsTo("919500000002")
+	if other[0].Time.After(same[1].Time) {
+		t.Fatalf("another recipient was held up behind the paced one")
 	}
 }

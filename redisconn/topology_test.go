@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,13 +153,14 @@ func TestClusterClient(t *testing.T) {
 		t.Fatalf("client %T, want *redis.ClusterClient", rdb)
 	}
 	ctx := context.Background()
-	masters := 0
+	// ForEachMaster calls the function from one goroutine per master.
+	var masters atomic.Int32
 	err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		masters++
+		masters.Add(1)
 		return m.Ping(ctx).Err()
 	})
-	if err != nil || masters != 3 {
-		t.Fatalf("%d masters reached (%v), want 3", masters, err)
+	if err != nil || masters.Load() != 3 {
+		t.Fatalf("%d masters reached (%v), want 3", masters.Load(), err)
 	}
 	if err := ping(t, c.URL()); err != nil {
 		t.Fatal(err)

@@ -187,10 +187,14 @@ if tonumber(redis.call('HGET', KEYS[1], 'n') or '-1') ~= tonumber(ARGV[1]) then 
 local st = redis.call('HGET', k, 'st')
 if st == 'sending' or st == 'retry' then
   redis.call('HSET', k, 'st', 'submitted', 'gs', ARGV[2], 'ts', ARGV[3])
+  redis.call('HDEL', k, 'c', 'r')
 else
+  -- A callback got here first (the index is written before this script).
+  -- A failure it recorded keeps its code and reason: the dead letter
+  -- carries them into the archive.
   redis.call('HSET', k, 'gs', ARGV[2])
+  if st ~= 'dead' then redis.call('HDEL', k, 'c', 'r') end
 end
-redis.call('HDEL', k, 'c', 'r')
 redis.call('PEXPIRE', k, ARGV[4])
 return 1
 `)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/hibiken/asynq"
 )
 
 // Item is one send for EnqueueAll.
@@ -47,14 +49,15 @@ func (p *Producer) EnqueueAll(ctx context.Context, in <-chan Item, workers int, 
 		defer mu.Unlock()
 		onResult(it, r, err)
 	}
+	client := p.bulkClient()
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() { p.enqueueWorker(ctx, in, report) })
+		wg.Go(func() { p.enqueueWorker(ctx, client, in, report) })
 	}
 	wg.Wait()
 }
 
-func (p *Producer) enqueueWorker(ctx context.Context, in <-chan Item, report func(Item, Result, error)) {
+func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <-chan Item, report func(Item, Result, error)) {
 	items := make([]Item, 0, batchSize)
 	jobs := make([]job, 0, batchSize)
 	timer := time.NewTimer(time.Hour)
@@ -91,7 +94,7 @@ func (p *Producer) enqueueWorker(ctx context.Context, in <-chan Item, report fun
 			case ctx.Err() != nil:
 				report(j.item, Result{TaskID: j.taskID}, ctx.Err())
 			default:
-				r, err := p.enqueue(ctx, j)
+				r, err := p.enqueueWith(ctx, client, j)
 				report(j.item, r, err)
 			}
 		}

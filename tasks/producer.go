@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -58,6 +59,9 @@ type Producer struct {
 	rdb    redis.UniversalClient
 	client *asynq.Client
 	owned  bool
+
+	bulkOnce sync.Once
+	bulk     *asynq.Client // EnqueueAll's, see bulkClient
 }
 
 // NewProducer enqueues through rdb, which the caller keeps and closes. Its
@@ -163,8 +167,32 @@ func prepareProduced(s *Send, opts []Option) (job, error) {
 	return prepareSend(s, opts)
 }
 
+// bulkClient is the asynq client of EnqueueAll, made on first use.
+//
+// asynq has no batch enqueue, and each Enqueue is a round trip of its own:
+// a campaign's workers, and Redis with them, spent most of their CPU in the
+// system calls of one small command at a time. This client sends the same
+// commands through go-redis's autopipeliner, which writes those of all
+// workers to Redis in shared pipelines: the same scripts, each worker's in
+// its order, each with its own reply, for about half the CPU on both sides
+// (BENCHMARKS.md, "Enqueue"). A client that cannot autopipeline (a Ring)
+// is used as it is. The autopipeliner lives as long as the Redis client.
+func (p *Producer) bulkClient() *asynq.Client {
+	p.bulkOnce.Do(func() {
+		p.bulk = p.client
+		if ap, err := p.rdb.AutoPipeline(); err == nil {
+			p.bulk = asynq.NewClientFromRedisClient(ap)
+		}
+	})
+	return p.bulk
+}
+
 func (p *Producer) enqueue(ctx context.Context, j job) (Result, error) {
-	info, err := p.client.EnqueueContext(ctx, j.task)
+	return p.enqueueWith(ctx, p.client, j)
+}
+
+func (p *Producer) enqueueWith(ctx context.Context, c *asynq.Client, j job) (Result, error) {
+	info, err := c.EnqueueContext(ctx, j.task)
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		return Result{Outcome: DuplicateTask, TaskID: j.taskID, Queue: j.queue}, nil

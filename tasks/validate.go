@@ -215,18 +215,20 @@ func checkTemplate(field string, t *Template, fam gupshup.Family) error {
 		return invalid(field+".language", "%q is not a language code like en or pt_BR", t.Language)
 	}
 	for i, p := range t.Params {
-		f := fmt.Sprintf("%s.params[%d]", field, i)
+		// The field name is built only for an error: this loop runs for
+		// every param of every send, on both sides of the queue.
+		f := func() string { return fmt.Sprintf("%s.params[%d]", field, i) }
 		if strings.TrimSpace(p) == "" {
-			return invalid(f, "empty")
+			return invalid(f(), "empty")
 		}
 		if !utf8.ValidString(p) {
-			return invalid(f, "not valid UTF-8")
+			return invalid(f(), "not valid UTF-8")
 		}
 		// WhatsApp refuses such a parameter (error 132018) after Gupshup has
 		// accepted the send; a CSV cell with an embedded line break is the
 		// usual way one gets here.
 		if strings.ContainsAny(p, "\n\r\t") || strings.Contains(p, "     ") {
-			return invalid(f, "contains a line break, a tab or more than 4 spaces in a row, which WhatsApp refuses")
+			return invalid(f(), "contains a line break, a tab or more than 4 spaces in a row, which WhatsApp refuses")
 		}
 	}
 	for _, v := range []struct{ name, text string }{

@@ -201,7 +201,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		t.Errorf("busiest sliding second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
 	}
 	// With a backlog the limiter keeps the rate close to SEND_RATE.
-	if got := stats.MaxPerSecond[testSource]; got < sendRate*90/100 {
+	if got := stats.MaxPerSecond[testSource]; got < sendRate*90/100 && !raceEnabled {
 		t.Errorf("busiest second at the simulator: %d sends, far under SEND_RATE %d with a backlog", got, sendRate)
 	}
 	if stats.RejectedByStatus[503] == 0 {

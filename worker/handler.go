@@ -82,13 +82,6 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return retry.Dead(retry.Verdict{Class: retry.Terminal, Reason: "bad payload: " + err.Error()})
 	}
 	log := h.logger(ctx, s)
-	if s.ExpiresAt != nil && h.clock().After(*s.ExpiresAt) {
-		if err := h.Store.Expire(ctx, s.MessageID, s.CampaignID, t.Payload()); err != nil {
-			return err
-		}
-		log.Info().Time("expires_at", *s.ExpiresAt).Msg("expired before it could be sent")
-		return nil
-	}
 
 	queue, _ := asynq.GetQueueName(ctx)
 	claim, err := h.Store.Claim(ctx, store.ClaimRequest{
@@ -118,6 +111,16 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if claim.Rerun {
 			log.Info().Msg("dead letter run again by an operator")
 		}
+	}
+	// Validity is checked once the claim says the message is still to be
+	// sent: a redelivery of a message Gupshup already has, or the task that
+	// carries a dead letter into the archive, must not turn into "expired".
+	if s.ExpiresAt != nil && h.clock().After(*s.ExpiresAt) {
+		if err := h.Store.Expire(ctx, s.MessageID, s.CampaignID, t.Payload()); err != nil {
+			return err
+		}
+		log.Info().Time("expires_at", *s.ExpiresAt).Msg("expired before it could be sent")
+		return nil
 	}
 
 	fallback := claim.Fallback
@@ -201,6 +204,17 @@ func (h *SendHandler) submitted(ctx context.Context, log zerolog.Logger, s *task
 }
 
 func (h *SendHandler) failed(ctx context.Context, log zerolog.Logger, s *tasks.Send, queue string, payload []byte, v retry.Verdict) error {
+	if v.Ambiguous && ctx.Err() != nil {
+		// Our own context ended mid-submit (a shutdown past its timeout,
+		// which has handed the task back already, or a lost lease), and
+		// Gupshup may have the message. The claim stays in flight, so the
+		// redelivery finds it ambiguous once the in-flight window has
+		// passed, counts it and applies AMBIGUOUS_SENDS. Recording a
+		// failure here would make the redelivery send again as if nothing
+		// had left, and a dead letter would be "run again" on restart.
+		log.Warn().Str("reason", v.Reason).Msg("submit cut short by the worker's own context; Gupshup may have it")
+		return retry.Throttle(v, 0)
+	}
 	if v.Ambiguous && h.Ambiguous == AmbiguousDeadLetter {
 		return h.dead(ctx, log, s, queue, payload, v)
 	}

@@ -68,6 +68,12 @@ type Config struct {
 	// Templates, when given, are the only template ids accepted, with their
 	// parameter counts; a mismatch fails the send with code 4003.
 	Templates map[string]int `json:"templates"`
+
+	// RecordLimit keeps only the most recent RecordLimit accepted sends and
+	// rejections in the record (Sends, Rejections, /_sim/sends); 0 keeps
+	// them all. A run of a million sends would otherwise hold every request
+	// in memory. Stats.Accepted and Stats.Rejected still count them all.
+	RecordLimit int `json:"record_limit"`
 }
 
 // Fault makes sends to matching destinations fail. Match is an exact number
@@ -184,6 +190,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("outages[%d]: mode must be 5xx or hang, not %q", i, o.Mode)
 		}
 	}
+	if c.RecordLimit < 0 {
+		return fmt.Errorf("record_limit must not be negative, got %d", c.RecordLimit)
+	}
 	if c.EnterpriseAESKey != "" {
 		if _, err := decodeKey(c.EnterpriseAESKey); err != nil {
 			return fmt.Errorf("enterprise_aes_key: %w", err)
@@ -238,6 +247,10 @@ func WithTemplates(t map[string]int) Option { return func(c *Config) { c.Templat
 func WithCredentials(apiKey, app string) Option {
 	return func(c *Config) { c.APIKey, c.AppName = apiKey, app }
 }
+
+// WithRecordLimit keeps only the last n sends and rejections in the record
+// (see Config.RecordLimit).
+func WithRecordLimit(n int) Option { return func(c *Config) { c.RecordLimit = n } }
 
 // WithEnterpriseAESKey makes the Gateway expect encrdata under this hex key.
 func WithEnterpriseAESKey(hexKey string) Option {

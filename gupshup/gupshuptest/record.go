@@ -35,41 +35,79 @@ type Rejection struct {
 }
 
 type recorder struct {
+	// limit is Config.RecordLimit: keep the last limit sends and
+	// rejections, 0 keeps all.
+	limit int
+
 	mu       sync.Mutex
 	seq      int64
 	sends    []Send
 	rejected []Rejection
+	// nAccepted and nRejected count every send and rejection since the
+	// start or the last Reset, kept or not.
+	nAccepted, nRejected int
 }
 
-func newRecorder() *recorder { return &recorder{} }
+func newRecorder(limit int) *recorder { return &recorder{limit: limit} }
 
 func (r *recorder) add(s Send) Send {
 	r.mu.Lock()
 	r.seq++
+	r.nAccepted++
 	s.Seq = r.seq
-	r.sends = append(r.sends, s)
+	r.sends = bound(append(r.sends, s), r.limit)
 	r.mu.Unlock()
 	return s
 }
 
 func (r *recorder) reject(x Rejection) {
 	r.mu.Lock()
-	r.rejected = append(r.rejected, x)
+	r.nRejected++
+	r.rejected = bound(append(r.rejected, x), r.limit)
 	r.mu.Unlock()
 }
 
-// Sends returns a copy of every accepted send, in order of acceptance.
+// bound keeps a record under a limit: once it holds twice the limit, the
+// older half goes, so that trimming costs O(1) per entry. last returns
+// the limit entries that count.
+func bound[T any](rec []T, limit int) []T {
+	if limit <= 0 || len(rec) < 2*limit {
+		return rec
+	}
+	n := copy(rec, rec[len(rec)-limit:])
+	clear(rec[n:]) // let the collector have what was dropped
+	return rec[:n]
+}
+
+func last[T any](rec []T, limit int) []T {
+	if limit > 0 && len(rec) > limit {
+		return rec[len(rec)-limit:]
+	}
+	return rec
+}
+
+// Sends returns a copy of every accepted send, in order of acceptance (the
+// most recent Config.RecordLimit when that is set).
 func (s *Server) Sends() []Send {
 	s.rec.mu.Lock()
 	defer s.rec.mu.Unlock()
-	return append([]Send(nil), s.rec.sends...)
+	return append([]Send(nil), last(s.rec.sends, s.rec.limit)...)
 }
 
-// Rejections returns a copy of every send call answered with an error.
+// Rejections returns a copy of every send call answered with an error (the
+// most recent Config.RecordLimit when that is set).
 func (s *Server) Rejections() []Rejection {
 	s.rec.mu.Lock()
 	defer s.rec.mu.Unlock()
-	return append([]Rejection(nil), s.rec.rejected...)
+	return append([]Rejection(nil), last(s.rec.rejected, s.rec.limit)...)
+}
+
+// counts returns how many sends were accepted and rejected since the start
+// or the last Reset, whether the record still holds them or not.
+func (r *recorder) counts() (accepted, rejected int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nAccepted, r.nRejected
 }
 
 // SendsTo returns the accepted sends to one destination.
@@ -90,11 +128,14 @@ func (s *Server) SendsTo(dest string) []Send {
 func (s *Server) Reset() {
 	s.rec.mu.Lock()
 	s.rec.sends, s.rec.rejected = nil, nil
+	s.rec.nAccepted, s.rec.nRejected = 0, 0
 	s.rec.mu.Unlock()
 	s.faults.reset()
 }
 
-// Stats sums up the record: what tests and benchmarks assert on.
+// Stats sums up the record: what tests and benchmarks assert on. With
+// Config.RecordLimit set, Accepted and Rejected count every send and
+// rejection, and the other fields cover the ones the record still holds.
 type Stats struct {
 	Accepted int `json:"accepted"`
 	Rejected int `json:"rejected"`
@@ -120,9 +161,10 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	sends := s.Sends()
 	rej := s.Rejections()
+	accepted, rejected := s.rec.counts()
 	st := Stats{
-		Accepted:         len(sends),
-		Rejected:         len(rej),
+		Accepted:         accepted,
+		Rejected:         rejected,
 		RejectedByStatus: map[int]int{},
 		PerDestination:   map[string]int{},
 		PerSecond:        map[string]map[int64]int{},

@@ -91,7 +91,7 @@ func newServer(cfg Config) *Server {
 		cfg:      cfg,
 		mux:      http.NewServeMux(),
 		started:  time.Now(),
-		rec:      newRecorder(),
+		rec:      newRecorder(cfg.RecordLimit),
 		faults:   newFaultSet(cfg.Faults),
 		sessions: newSessions(),
 		limiters: map[string]*rate.Limiter{},

@@ -25,15 +25,11 @@ func (s *Store) ParkOrphan(ctx context.Context, gsID string, event []byte) error
 	return err
 }
 
-var drainScript = redis.NewScript(`
-local v = redis.call('LRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1])
-return v
-`)
-
-// DrainOrphans takes every event parked for gsID.
+// DrainOrphans returns every event parked for gsID without removing them:
+// the caller applies them (idempotently) and then calls DropOrphans, so an
+// event is never lost to a failure between the two.
 func (s *Store) DrainOrphans(ctx context.Context, gsID string) ([][]byte, error) {
-	v, err := drainScript.Run(ctx, s.rdb, []string{OrphanKey(gsID)}).StringSlice()
+	v, err := s.rdb.LRange(ctx, OrphanKey(gsID), 0, -1).Result()
 	if err != nil && err != redis.Nil {
 		return nil, err
 	}
@@ -42,4 +38,13 @@ func (s *Store) DrainOrphans(ctx context.Context, gsID string) ([][]byte, error)
 		out[i] = []byte(v[i])
 	}
 	return out, nil
+}
+
+// DropOrphans removes the first n parked events of gsID, the ones a drain
+// applied; events parked meanwhile stay for the next drain.
+func (s *Store) DropOrphans(ctx context.Context, gsID string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return s.rdb.LTrim(ctx, OrphanKey(gsID), int64(n), -1).Err()
 }

@@ -291,7 +291,16 @@ func TestOrphans(t *testing.T) {
 	if err != nil || len(got) != 2 || string(got[0]) != "a" {
 		t.Fatalf("%q %v", got, err)
 	}
-	if got, _ := s.DrainOrphans(ctx, "gs-9"); len(got) != 0 {
-		t.Fatalf("drained twice: %q", got)
+	// Parked after the drain read, before the drop: kept for the next drain.
+	s.ParkOrphan(ctx, "gs-9", []byte("c"))
+	// Until dropped, a failed apply leaves them for the next drain.
+	if again, _ := s.DrainOrphans(ctx, "gs-9"); len(again) != 3 {
+		t.Fatalf("after a drain without a drop: %q", again)
+	}
+	if err := s.DropOrphans(ctx, "gs-9", len(got)); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := s.DrainOrphans(ctx, "gs-9"); len(rest) != 1 || string(rest[0]) != "c" {
+		t.Fatalf("after dropping the applied two: %q", rest)
 	}
 }

@@ -149,7 +149,7 @@ func checkSize(b []byte) error {
 }
 
 // peekVersion reads v alone first, so that a payload from a newer schema is
-// refused as newer (ErrNewerVersion, retried by the worker) rather than for
+// refused as newer (ErrNewerVersion, which the worker hands back for an upgraded worker) rather than for
 // a field this build has never heard of.
 func peekVersion(b []byte) error {
 	var head struct {

@@ -111,18 +111,20 @@ func (p *Processor) DrainOrphans(ctx context.Context, gsID string) error {
 	if err != nil || !ok {
 		return err
 	}
-	var errs []error
 	for _, b := range parked {
 		var ev gupshup.Event
 		if err := json.Unmarshal(b, &ev); err != nil {
-			errs = append(errs, err)
+			// Not ours to fix and never applicable: drop it with the rest.
+			p.log.Warn().Err(err).Str("gupshup_id", gsID).Msg("parked callback event unreadable")
 			continue
 		}
 		if err := p.applyTo(ctx, msgID, gen, ev); err != nil {
-			errs = append(errs, err)
+			// Keep them all parked: applying is idempotent, the next drain
+			// (or the orphan's expiry) settles them.
+			return err
 		}
 	}
-	return errors.Join(errs...)
+	return p.store.DropOrphans(ctx, gsID, len(parked))
 }
 
 func (p *Processor) applyTo(ctx context.Context, msgID string, gen int, ev gupshup.Event) error {

@@ -60,6 +60,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("AMBIGUOUS_SENDS must be resend or deadletter, got %q", c.Ambiguous)
 	case c.BreakerFailures < 1:
 		return fmt.Errorf("BREAKER_FAILURES must be at least 1, got %d", c.BreakerFailures)
+	case c.Timeout <= 0:
+		// Without a bound a slow call outlives the in-flight window of its
+		// claim, and a redelivery would judge it ambiguous and send again.
+		return fmt.Errorf("GUPSHUP_TIMEOUT must be above 0, got %v", c.Timeout)
 	case c.RecordTTL <= 0:
 		// Redis would drop every send record at once: no idempotency guard.
 		return fmt.Errorf("RECORD_TTL must be above 0, got %v", c.RecordTTL)

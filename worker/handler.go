@@ -75,6 +75,12 @@ type SendHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	s, err := tasks.DecodeSend(t.Payload())
+	if errors.Is(err, tasks.ErrNewerVersion) {
+		// A producer upgraded ahead of this worker: a newer worker of the
+		// rollout will read it. Not this task's fault, so no attempt used.
+		h.Log.Warn().Err(err).Msg("send task from a newer schema: handed back for an upgraded worker")
+		return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: err.Error(), Delay: time.Minute}, time.Minute)
+	}
 	if err != nil {
 		// A poison payload: no attempt will ever decode it.
 		taskID, _ := asynq.GetTaskID(ctx)
@@ -134,12 +140,16 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	start := h.clock()
 	res, err := h.submit(ctx, s, fallback)
 	v := retry.Classify(err)
-	if v.ClosedWindow && !fallback && s.Session != nil && s.Fallback != nil {
-		// The window closed: the fallback template says the same thing in a
-		// form WhatsApp accepts, which beats a dead letter.
+	if v.ClosedWindow {
+		// Known closed now: later session messages to this user go out as
+		// their fallback template at once.
 		if cerr := h.Store.CloseWindow(ctx, s.Destination); cerr != nil {
 			log.Warn().Err(cerr).Msg("could not record the closed window")
 		}
+	}
+	if v.ClosedWindow && !fallback && s.Session != nil && s.Fallback != nil {
+		// The window closed: the fallback template says the same thing in a
+		// form WhatsApp accepts, which beats a dead letter.
 		log.Info().Int("code", v.Code).Msg("session window closed: sending the fallback template")
 		fallback = true
 		res, err = h.submit(ctx, s, true)

@@ -24,7 +24,7 @@ func TestGuard(t *testing.T) {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(tasks.TypeSend, func(context.Context, *asynq.Task) error { panic("boom") })
 	mux.HandleFunc(tasks.TypeOptIn, func(context.Context, *asynq.Task) error { return nil })
-	logs := &syncLog{}
+	logs := &logging.Buffer{}
 	g := Guard(mux, logging.New(logs, "json", "debug"))
 	for _, tc := range []struct{ typ, reason string }{
 		{tasks.TypeSend, "handler panicked: boom"},

@@ -36,7 +36,7 @@ type pipeline struct {
 	insp     *asynq.Inspector
 	stop     context.CancelFunc
 	done     chan error
-	logs     *lockedBuffer
+	logs     *logging.Buffer
 }
 
 func startPipeline(t *testing.T, mutate func(*worker.Config), simOpts ...gupshuptest.Option) *pipeline {
@@ -63,7 +63,7 @@ func startPipeline(t *testing.T, mutate func(*worker.Config), simOpts ...gupshup
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	p := &pipeline{t: t, redis: r, sim: sim, cfg: cfg, logs: &lockedBuffer{}}
+	p := &pipeline{t: t, redis: r, sim: sim, cfg: cfg, logs: &logging.Buffer{}}
 	p.producer = tasks.NewProducer(r.Client())
 	p.store = store.New(r.Client())
 	p.insp = asynq.NewInspector(asynq.RedisClientOpt{Addr: r.Addr})

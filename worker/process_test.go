@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/waqueue/waqueue/internal/redistest"
+	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/worker"
 )
 
@@ -48,7 +49,7 @@ func workerBinary(t *testing.T) string {
 type workerProcess struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *lockedBuffer
+	logs *logging.Buffer
 }
 
 // env turns a worker.Config into the environment cmd/worker reads.
@@ -71,7 +72,7 @@ func env(c worker.Config) []string {
 func startProcess(t *testing.T, cfg worker.Config) *workerProcess {
 	t.Helper()
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	w := &workerProcess{addr: cfg.HTTPAddr, logs: &lockedBuffer{}}
+	w := &workerProcess{addr: cfg.HTTPAddr, logs: &logging.Buffer{}}
 	w.cmd = exec.Command(workerBinary(t))
 	w.cmd.Env = env(cfg)
 	w.cmd.Stderr = w.logs

@@ -5,7 +5,6 @@ package worker
 // on a throwaway redis-server.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +42,7 @@ type stage struct {
 	store  *store.Store
 	sender *scriptSender
 	lim    *fixedLimiter
-	logs   *syncLog
+	logs   *logging.Buffer
 	h      *SendHandler
 }
 
@@ -52,7 +51,7 @@ func newStage(t *testing.T) *stage {
 	r := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	s := &stage{t: t, redis: r, rdb: rdb, store: store.New(rdb), sender: &scriptSender{}, lim: &fixedLimiter{}, logs: &syncLog{}}
+	s := &stage{t: t, redis: r, rdb: rdb, store: store.New(rdb), sender: &scriptSender{}, lim: &fixedLimiter{}, logs: &logging.Buffer{}}
 	s.h = &SendHandler{
 		Store: s.store, Sender: s.sender, Limiter: s.lim, Breaker: directBreaker{},
 		Policy: retry.Policy{Base: time.Second, MaxAttempts: 6}, Log: logging.New(s.logs, "json", "debug"),
@@ -131,23 +130,6 @@ func (l *fixedLimiter) Wait(ctx context.Context, key string) (time.Duration, err
 type directBreaker struct{}
 
 func (directBreaker) Do(ctx context.Context, key string, fn func() error) error { return fn() }
-
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func tplSend(id string) *tasks.Send {
 	return &tasks.Send{V: tasks.PayloadVersion, CampaignID: "camp", MessageID: id, Family: gupshup.SelfServe,
@@ -490,7 +472,7 @@ func TestBreakerOpensOnServiceFailuresOnly(t *testing.T) {
 		{"validation", &gupshup.ValidationError{Field: "destination", Problem: "bad"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &syncLog{}
+			logs := &logging.Buffer{}
 			cfg := Config{BreakerOpen: time.Minute, BreakerFailures: 5}
 			h := *s.h
 			h.Log = logging.New(logs, "json", "debug")
@@ -557,7 +539,7 @@ func TestUnauthorizedDeadWithAlarm(t *testing.T) {
 func TestConsentCallsReachSimulator(t *testing.T) {
 	sim := newSim(t)
 	clients := simClients(t, sim)
-	h := &ConsentHandler{Clients: clients, Policy: retry.Policy{}, Log: logging.New(&syncLog{}, "json", "debug")}
+	h := &ConsentHandler{Clients: clients, Policy: retry.Policy{}, Log: logging.New(&logging.Buffer{}, "json", "debug")}
 	selfServeOptedIn := func(phone string) bool {
 		users, err := clients.SelfServe.Users(stCtx)
 		if err != nil {

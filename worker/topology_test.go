@@ -718,7 +718,7 @@ func TestTopologyACL(t *testing.T) {
 	cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	runErr := worker.Run(rctx, cfg, logging.New(&lockedBuffer{}, "json", "info"))
+	runErr := worker.Run(rctx, cfg, logging.New(&logging.Buffer{}, "json", "info"))
 	if runErr == nil || rctx.Err() != nil {
 		t.Fatalf("worker.Run with a wrong password: %v (context %v), want a prompt error", runErr, rctx.Err())
 	}

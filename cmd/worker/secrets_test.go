@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,26 +15,10 @@ import (
 	"github.com/waqueue/waqueue/gupshup"
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
 	"github.com/waqueue/waqueue/internal/redistest"
+	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/store"
 	"github.com/waqueue/waqueue/tasks"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Secrets planted in the settings never appear in the worker's logs (at
 // debug level, through retries, dead letters, callbacks and a rejected
@@ -93,7 +75,7 @@ func TestSecretsStayOutOfLogsAndRedis(t *testing.T) {
 		"WORKER_CONCURRENCY":          "8",
 		"LOG_LEVEL":                   "debug",
 	}
-	logs := &lockedBuf{}
+	logs := &logging.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, nil, e.get, logs) }()

@@ -17,8 +17,13 @@ vet: ## go vet and a gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# Timing tests skip themselves under the race detector (it stretches every
+# wait); the second run gives them a machine without it.
+TIMING_TESTS ?= TestFleetRateLimit|TestCampaignEndToEnd
+
 test: vet ## unit and integration tests (integration tests start their own redis-server)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+	$(GO) test -count=1 -run '$(TIMING_TESTS)' ./worker/
 
 # The chart's linter is a Go module of its own (tools/helmlint), so that
 # Helm's dependency tree never enters the worker's go.mod. Its tests feed
@@ -29,6 +34,12 @@ helm-lint: ## lint the Helm chart, render it with its defaults and every example
 
 demo: ## send a sample campaign through an embedded Redis and the Gupshup simulator (REDIS_URL: use that Redis; DEMO_FLAGS=--help)
 	$(GO) run ./cmd/demo $(DEMO_FLAGS)
+
+# asynqmon on its own, with the worker's /monitor auth and masking: it
+# refuses to start without MONITOR_PASSWORD (or MONITOR_PASSWORD_FILE).
+.PHONY: monitor
+monitor: ## run the asynq UI against REDIS_URL on MONITOR_ADDR (127.0.0.1:8081), basic auth MONITOR_USER/MONITOR_PASSWORD, read-only unless MONITOR_READ_ONLY=false
+	$(GO) run ./cmd/monitor $(MONITOR_FLAGS)
 
 sim: ## run the Gupshup simulator on 127.0.0.1:8089 (see gupshup-sim --help)
 	$(GO) run ./cmd/gupshup-sim --addr 127.0.0.1:8089

@@ -37,3 +37,25 @@ func TestPacerOff(t *testing.T) {
 		t.Fatalf("%v %v", d, err)
 	}
 }
+
+func TestPacerRelease(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	p := ratelimit.NewPacer(srv.Client(), time.Minute)
+	d, release, err := p.Take(ctx, "919800000001")
+	if err != nil || d != 0 {
+		t.Fatalf("take: %v %v", d, err)
+	}
+	release()
+	// The send did not happen: the next one may go at once.
+	d, release2, _ := p.Take(ctx, "919800000001")
+	if d != 0 {
+		t.Fatalf("after a release: retry after %v", d)
+	}
+	// A stale release (of a slot since taken by another send) frees nothing.
+	release()
+	if d, _, _ := p.Take(ctx, "919800000001"); d == 0 {
+		t.Fatalf("a stale release freed a slot it did not own")
+	}
+	release2()
+}

@@ -2,6 +2,9 @@ package tasks
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +38,13 @@ const (
 // one. onResult is called exactly once per item, with the same arguments
 // Enqueue would return; calls are serialized, so onResult needs no locking,
 // but it should be quick since the workers wait for it.
+//
+// A Redis error that may pass by itself (a lost connection, a restarting
+// server still loading its data, a failover) is retried with backoff for up
+// to half a minute before the items are reported with it, so that a
+// campaign survives a Redis restart. An enqueue retried after such an error
+// may find the task its first try had already added: it is reported as
+// Enqueued, without Info.
 //
 // When ctx is done the remaining items are reported with ctx.Err() without
 // touching Redis; the caller must still close in. EnqueueAll returns once
@@ -84,7 +94,11 @@ func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <
 		if len(jobs) == 0 {
 			continue
 		}
-		found, err := p.lookup(ctx, jobs)
+		var found []Result
+		err := retryTransient(ctx, func() (err error) {
+			found, err = p.lookup(ctx, jobs)
+			return err
+		})
 		for i, j := range jobs {
 			switch {
 			case err != nil:
@@ -94,11 +108,72 @@ func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <
 			case ctx.Err() != nil:
 				report(j.item, Result{TaskID: j.taskID}, ctx.Err())
 			default:
-				r, err := p.enqueueWith(ctx, client, j)
+				var r Result
+				tries := 0
+				err := retryTransient(ctx, func() (err error) {
+					tries++
+					r, err = p.enqueueWith(ctx, client, j)
+					return err
+				})
+				if err == nil && tries > 1 && r.Outcome == DuplicateTask {
+					// The try that failed on the way back had added it.
+					r = Result{Outcome: Enqueued, TaskID: j.taskID, Queue: j.queue}
+				}
 				report(j.item, r, err)
 			}
 		}
 	}
+}
+
+// How EnqueueAll rides out a passing Redis failure: a restart takes a
+// second or so, a Sentinel failover up to about half a minute.
+const (
+	transientRetryFor = 30 * time.Second
+	transientBackoff  = 50 * time.Millisecond
+	transientMaxWait  = 2 * time.Second
+)
+
+// retryTransient runs fn until it succeeds, fails for a reason that will
+// not pass (see transient), ctx ends, or transientRetryFor has gone by
+// since the first failure.
+func retryTransient(ctx context.Context, fn func() error) error {
+	var first time.Time
+	wait := transientBackoff
+	for {
+		err := fn()
+		if err == nil || !transient(err) {
+			return err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		} else if time.Since(first) >= transientRetryFor {
+			return err
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, transientMaxWait)
+	}
+}
+
+// transient reports whether a failure to talk to Redis may pass by itself.
+// A bad payload, an ended context, and refused credentials or permissions
+// will not.
+func transient(err error) bool {
+	if err == nil || IsValidation(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	msg := err.Error()
+	for _, permanent := range []string{"NOAUTH", "WRONGPASS", "NOPERM", "WRONGTYPE", "unknown command"} {
+		if strings.Contains(msg, permanent) {
+			return false
+		}
+	}
+	return true
 }
 
 // collect waits for one item, then takes what arrives within batchLinger,

@@ -34,7 +34,17 @@ type Processor struct {
 	policy retry.Policy
 	log    zerolog.Logger
 	// Observe, when set, is told of every applied event (metrics).
-	Observe func(ev gupshup.Event, follow store.FollowUp)
+	Observe func(ev gupshup.Event, res store.EventResult)
+	// Tracker, when set, is told of every applied event.
+	Tracker Tracker
+}
+
+// Tracker follows what callbacks change: campaign counters, the
+// auto-pause, account holds (worker.Campaigns). It is told of every applied
+// event and ignores duplicates (res.Duplicate); v is the verdict of a
+// failed event.
+type Tracker interface {
+	Track(ctx context.Context, msgID string, ev gupshup.Event, res store.EventResult, v retry.Verdict)
 }
 
 // NewProcessor builds a Processor.
@@ -152,7 +162,10 @@ func (p *Processor) applyTo(ctx context.Context, msgID string, gen int, ev gupsh
 	log := p.log.With().Str("message_id", msgID).Str("campaign_id", res.CampaignID).Str("gupshup_id", ev.MessageID).
 		Str("status", string(ev.Status)).Int("generation", gen).Logger()
 	if p.Observe != nil {
-		p.Observe(ev, res.FollowUp)
+		p.Observe(ev, res)
+	}
+	if p.Tracker != nil {
+		p.Tracker.Track(ctx, msgID, ev, res, v)
 	}
 	switch res.FollowUp {
 	case store.FollowResend:

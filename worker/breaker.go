@@ -18,7 +18,9 @@ import (
 //
 // The open state is shared through Redis: when one replica's breaker opens,
 // every replica stops sending to that API until the open period ends.
-func newBreakers(cfg Config, rdb redis.UniversalClient, log zerolog.Logger) *breaker.Set {
+//
+// observe, when given, is told of every state change too (metrics).
+func newBreakers(cfg Config, rdb redis.UniversalClient, log zerolog.Logger, observe ...func(key string, from, to breaker.State)) *breaker.Set {
 	return breaker.New(
 		breaker.Share(breaker.NewRedis(rdb), time.Second),
 		breaker.OnSharedError(func(key string, err error) {
@@ -34,6 +36,9 @@ func newBreakers(cfg Config, rdb redis.UniversalClient, log zerolog.Logger) *bre
 				ev = log.Error()
 			}
 			ev.Str("breaker", key).Str("from", from.String()).Str("to", to.String()).Msg("circuit breaker changed state")
+			for _, f := range observe {
+				f(key, from, to)
+			}
 		}),
 	)
 }

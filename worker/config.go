@@ -3,6 +3,8 @@ package worker
 import (
 	"fmt"
 	"time"
+
+	"github.com/waqueue/waqueue/store"
 )
 
 // Config is every setting of a worker process. cmd/worker fills it from
@@ -45,6 +47,19 @@ type Config struct {
 	WalletLowDelay    time.Duration
 	LogFormat         string
 	LogLevel          string
+	// Campaign control: the auto-pause on terminal failures (a share of 0
+	// turns it off) and the probe interval of held accounts (0: no holds).
+	AutoPauseShare       float64
+	AutoPauseWindow      time.Duration
+	AutoPauseOutcomes    int
+	AutoPauseMin         int
+	AccountProbeInterval time.Duration
+	// The asynq UI at /monitor (NewMonitor): off unless MonitorEnabled,
+	// and then only behind basic auth.
+	MonitorEnabled  bool
+	MonitorReadOnly bool
+	MonitorUser     string
+	MonitorPassword string
 }
 
 // Validate names the first setting that cannot work.
@@ -64,6 +79,16 @@ func (c *Config) Validate() error {
 		// Without a bound a slow call outlives the in-flight window of its
 		// claim, and a redelivery would judge it ambiguous and send again.
 		return fmt.Errorf("GUPSHUP_TIMEOUT must be above 0, got %v", c.Timeout)
+	case c.AutoPauseShare < 0 || c.AutoPauseShare != c.AutoPauseShare:
+		return fmt.Errorf("AUTOPAUSE_FAILURE_SHARE must be 0 (off) or a share like 0.2, got %v", c.AutoPauseShare)
+	case c.AutoPauseShare > 0 && (c.AutoPauseWindow <= 0 || c.AutoPauseWindow > store.MaxActivityWindow):
+		return fmt.Errorf("AUTOPAUSE_WINDOW must be above 0 and at most %v, got %v", store.MaxActivityWindow, c.AutoPauseWindow)
+	case c.AutoPauseShare > 0 && c.AutoPauseOutcomes < 1:
+		return fmt.Errorf("AUTOPAUSE_OUTCOMES must be at least 1, got %d", c.AutoPauseOutcomes)
+	case c.AutoPauseShare > 0 && (c.AutoPauseMin < 1 || c.AutoPauseMin > c.AutoPauseOutcomes):
+		return fmt.Errorf("AUTOPAUSE_MIN_OUTCOMES must be between 1 and AUTOPAUSE_OUTCOMES (%d), got %d", c.AutoPauseOutcomes, c.AutoPauseMin)
+	case c.AccountProbeInterval < 0:
+		return fmt.Errorf("ACCOUNT_PROBE_INTERVAL must be 0 (off) or above, got %v", c.AccountProbeInterval)
 	case c.RecordTTL <= 0:
 		// Redis would drop every send record at once: no idempotency guard.
 		return fmt.Errorf("RECORD_TTL must be above 0, got %v", c.RecordTTL)

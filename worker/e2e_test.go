@@ -192,17 +192,20 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// 1, give or take what loopback jitter moves across a window edge: the
 	// limiter spaces sends at the worker, the simulator counts arrivals, and
 	// a goroutine woken late lands next to the one after it (2% allowed).
-	burst := p.cfg.SendBurst
-	slack := sendRate * 2 / 100
-	if got := stats.MaxPerSecond[testSource]; got > sendRate+burst+slack {
-		t.Errorf("busiest aligned second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
-	}
-	if got := stats.MaxSliding[testSource]; got > sendRate+burst+slack {
-		t.Errorf("busiest sliding second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
-	}
-	// With a backlog the limiter keeps the rate close to SEND_RATE.
-	if got := stats.MaxPerSecond[testSource]; got < sendRate*90/100 && !raceEnabled {
-		t.Errorf("busiest second at the simulator: %d sends, far under SEND_RATE %d with a backlog", got, sendRate)
+	// Timing: checked in make test's second run, without the race detector.
+	if !raceEnabled {
+		burst := p.cfg.SendBurst
+		slack := sendRate * 2 / 100
+		if got := stats.MaxPerSecond[testSource]; got > sendRate+burst+slack {
+			t.Errorf("busiest aligned second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
+		}
+		if got := stats.MaxSliding[testSource]; got > sendRate+burst+slack {
+			t.Errorf("busiest sliding second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
+		}
+		// With a backlog the limiter keeps the rate close to SEND_RATE.
+		if got := stats.MaxPerSecond[testSource]; got < sendRate*90/100 {
+			t.Errorf("busiest second at the simulator: %d sends, far under SEND_RATE %d with a backlog", got, sendRate)
+		}
 	}
 	if stats.RejectedByStatus[503] == 0 {
 		t.Errorf("the outage rejected nothing: the test did not exercise it")

@@ -20,6 +20,9 @@ func TestFleetRateLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three worker processes for 15 s")
 	}
+	if raceEnabled {
+		t.Skip("a timing test: make test runs it again without the race detector")
+	}
 	const (
 		sendRate = 100
 		messages = 1500
@@ -49,7 +52,7 @@ func TestFleetRateLimit(t *testing.T) {
 	burst := p.cfg.SendBurst
 	t.Logf("3 processes, SEND_RATE %d: %d sends in %.2f s = %.1f/s; busiest aligned second %d, sliding %d",
 		sendRate, st.Accepted, span, avg, st.MaxPerSecond[testSource], st.MaxSliding[testSource])
-	if (avg < 95 && !raceEnabled) || avg > sendRate+0.5 {
+	if avg < 95 || avg > sendRate+0.5 {
 		t.Errorf("average rate %.1f/s, want 95-100", avg)
 	}
 	// Per second, as a provider counts, the fleet never goes over the rate

@@ -26,6 +26,12 @@ type Sender interface {
 	Send(ctx context.Context, s *tasks.Send, fallback bool) (gupshup.SendResult, error)
 }
 
+// RecipientPacer takes a recipient's slot before a send; release gives it
+// back when the send does not happen after all.
+type RecipientPacer interface {
+	Take(ctx context.Context, key string) (retryAfter time.Duration, release func(), err error)
+}
+
 // Breaker runs a call through the circuit breaker of key.
 type Breaker interface {
 	Do(ctx context.Context, key string, fn func() error) error
@@ -55,7 +61,7 @@ type SendHandler struct {
 	Sender  Sender
 	Limiter ratelimit.Limiter // per source number
 	// Pacer spaces sends to one recipient; nil turns pacing off.
-	Pacer     ratelimit.Limiter
+	Pacer     RecipientPacer
 	Breaker   Breaker // keyed by family and app
 	Policy    retry.Policy
 	Orphans   OrphanDrainer
@@ -69,7 +75,13 @@ type SendHandler struct {
 	DefaultApp func(gupshup.Family) string
 	// Observe, when set, is told the outcome of every task (metrics).
 	Observe func(s *tasks.Send, v retry.Verdict, took time.Duration)
-	now     func() time.Time
+	// Note, when set, is told of the ends that never reach a submit
+	// (metrics): NoteAmbiguous, NoteExpired.
+	Note func(s *tasks.Send, n Note)
+	// Campaigns counts campaign transitions and applies pauses, cancels
+	// and account holds; nil turns them off.
+	Campaigns *Campaigns
+	now       func() time.Time
 }
 
 // ProcessTask implements asynq.Handler.
@@ -88,6 +100,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return retry.Dead(retry.Verdict{Class: retry.Terminal, Reason: "bad payload: " + err.Error()})
 	}
 	log := h.logger(ctx, s)
+	if _, err := h.Campaigns.Gate(ctx, log, s); err != nil {
+		return err
+	}
 
 	queue, _ := asynq.GetQueueName(ctx)
 	claim, err := h.Store.Claim(ctx, store.ClaimRequest{
@@ -109,6 +124,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return retry.Dead(v)
 	case store.ClaimAmbiguous:
 		log.Warn().Str("policy", string(h.Ambiguous)).Msg("an earlier submit died in flight; Gupshup may have it")
+		if h.Note != nil {
+			h.Note(s, NoteAmbiguous)
+		}
 		if h.Ambiguous == AmbiguousDeadLetter {
 			return h.dead(ctx, log, s, queue, t.Payload(), retry.Verdict{Class: retry.Terminal, Ambiguous: true,
 				Reason: "ambiguous: an earlier submit died in flight and may have been sent"})
@@ -116,7 +134,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	case store.ClaimSend:
 		if claim.Rerun {
 			log.Info().Msg("dead letter run again by an operator")
+			h.Campaigns.Rerun(ctx, s)
 		}
+	}
+	if h.Campaigns.Cancelled(ctx, s) {
+		return h.Campaigns.Drop(ctx, log, s)
 	}
 	// Validity is checked once the claim says the message is still to be
 	// sent: a redelivery of a message Gupshup already has, or the task that
@@ -126,6 +148,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		log.Info().Time("expires_at", *s.ExpiresAt).Msg("expired before it could be sent")
+		h.Campaigns.Expired(ctx, s)
+		if h.Note != nil {
+			h.Note(s, NoteExpired)
+		}
 		return nil
 	}
 
@@ -168,19 +194,31 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 func (h *SendHandler) submit(ctx context.Context, s *tasks.Send, fallback bool) (gupshup.SendResult, error) {
 	// The recipient's slot first: it is seconds wide, so a task that must
 	// wait for it is handed back before it takes a token of the sender's rate.
+	release := func() {}
 	if h.Pacer != nil {
-		if retryIn, err := h.Pacer.Wait(ctx, s.Destination); err != nil {
+		retryIn, rel, err := h.Pacer.Take(ctx, s.Destination)
+		if err != nil {
 			return gupshup.SendResult{}, err
 		} else if retryIn > 0 {
 			d := retryIn + jitter(retryIn/10+time.Millisecond)
 			return gupshup.SendResult{}, retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "recipient paced", Delay: d}, d)
 		}
+		release = rel
 	}
 	if retryIn, err := h.Limiter.Wait(ctx, s.Source); err != nil {
+		release()
 		return gupshup.SendResult{}, err
 	} else if retryIn > 0 {
+		// Nothing leaves: the recipient's slot goes back, or the task would
+		// wait out a whole interval on its return for a send that never was.
+		release()
 		d := retryIn + jitter(retryIn/2)
 		return gupshup.SendResult{}, retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "send rate of " + s.Source, Delay: d}, d)
+	}
+	// Paused, cancelled or held while this task waited for its slot.
+	if err := h.Campaigns.Recheck(ctx, s); err != nil {
+		release()
+		return gupshup.SendResult{}, err
 	}
 	var res gupshup.SendResult
 	err := h.Breaker.Do(ctx, h.breakerKey(s), func() error {
@@ -195,15 +233,22 @@ func (h *SendHandler) submit(ctx context.Context, s *tasks.Send, fallback bool) 
 }
 
 func (h *SendHandler) submitted(ctx context.Context, log zerolog.Logger, s *tasks.Send, res gupshup.SendResult, fallback bool) error {
-	// Gupshup has the message now: recording it must not fail the task, or
-	// the redelivery would find the claim and wait out the in-flight window.
-	// A fresh context survives a shutdown that cancels ctx mid-record.
+	// Gupshup has the message now: the record must be written, through a
+	// Redis restart or failover if need be, or the message would stay
+	// "sending" with its callbacks parked. A fresh context survives a
+	// shutdown that cancels ctx mid-record.
+	if err := retryRecord(ctx, func(c context.Context) error {
+		return h.Store.Submitted(c, s.MessageID, s.Generation, res.MessageID)
+	}); err != nil {
+		// Still failing: hand the task back (no attempt used), so that its
+		// redelivery finds the claim past the in-flight window and settles
+		// it as ambiguous (AMBIGUOUS_SENDS), counted.
+		log.Error().Err(err).Str("gupshup_id", res.MessageID).Msg("submitted, but the record failed: a redelivery will treat it as ambiguous")
+		return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "submitted, but the record failed", Delay: h.InFlight}, h.InFlight)
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := h.Store.Submitted(rctx, s.MessageID, s.Generation, res.MessageID); err != nil {
-		log.Error().Err(err).Str("gupshup_id", res.MessageID).Msg("submitted, but the record failed: a redelivery will treat it as ambiguous")
-		return nil
-	}
+	h.Campaigns.Submitted(rctx, log, s)
 	if h.Orphans != nil {
 		if err := h.Orphans.DrainOrphans(rctx, res.MessageID); err != nil {
 			log.Warn().Err(err).Msg("early callbacks not applied yet")
@@ -236,11 +281,16 @@ func (h *SendHandler) failed(ctx context.Context, log zerolog.Logger, s *tasks.S
 	if errors.Is(out, asynq.SkipRetry) {
 		return h.dead(ctx, log, s, queue, payload, v)
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := h.Store.Failed(rctx, s.MessageID, s.Generation, false, v.Code, v.String()); err != nil {
+	// Unrecorded, the claim would stay "sending" and the retry would find
+	// it ambiguous: a send that surely failed counted as perhaps sent.
+	if err := retryRecord(ctx, func(c context.Context) error {
+		return h.Store.Failed(c, s.MessageID, s.Generation, false, v.Code, v.String())
+	}); err != nil {
 		log.Error().Err(err).Msg("could not record the failure")
 	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	h.Campaigns.Failed(rctx, log, s, v)
 	ev := log.Warn()
 	if v.Class == retry.Throttled {
 		ev = log.Debug()
@@ -255,21 +305,26 @@ func (h *SendHandler) failed(ctx context.Context, log zerolog.Logger, s *tasks.S
 // dead records a terminal failure in the send record and the dead-letter
 // log, and returns the error that makes asynq archive the task.
 func (h *SendHandler) dead(ctx context.Context, log zerolog.Logger, s *tasks.Send, queue string, payload []byte, v retry.Verdict) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
 	reason := v.Reason
 	if reason == "" {
 		reason = retry.Describe(v.Code)
 	}
-	if err := h.Store.Failed(rctx, s.MessageID, s.Generation, true, v.Code, reason); err != nil {
-		return fmt.Errorf("record dead letter: %w", err)
-	}
-	if err := h.Store.AddDeadLetter(rctx, store.DeadLetter{
-		MessageID: s.MessageID, CampaignID: s.CampaignID, Destination: s.Destination, Generation: s.Generation,
-		Code: v.Code, Reason: reason, Queue: queue, Payload: payload,
+	if err := retryRecord(ctx, func(c context.Context) error {
+		return h.Store.Failed(c, s.MessageID, s.Generation, true, v.Code, reason)
 	}); err != nil {
 		return fmt.Errorf("record dead letter: %w", err)
 	}
+	if err := retryRecord(ctx, func(c context.Context) error {
+		return h.Store.AddDeadLetter(c, store.DeadLetter{
+			MessageID: s.MessageID, CampaignID: s.CampaignID, Destination: s.Destination, Generation: s.Generation,
+			Code: v.Code, Reason: reason, Queue: queue, Payload: payload,
+		})
+	}); err != nil {
+		return fmt.Errorf("record dead letter: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	h.Campaigns.Dead(rctx, log, s, v)
 	ev := log.Warn()
 	if v.Alarm {
 		ev = log.Error().Bool("alarm", true)
@@ -280,9 +335,9 @@ func (h *SendHandler) dead(ctx context.Context, log zerolog.Logger, s *tasks.Sen
 
 // release gives the claim back when the task stops before submitting.
 func (h *SendHandler) release(ctx context.Context, s *tasks.Send, cause error) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	h.Store.Failed(rctx, s.MessageID, s.Generation, false, 0, "")
+	retryRecord(ctx, func(c context.Context) error {
+		return h.Store.Failed(c, s.MessageID, s.Generation, false, 0, "")
+	})
 	return cause
 }
 

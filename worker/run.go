@@ -55,22 +55,37 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		return fmt.Errorf("RETRY_MAX_ATTEMPTS: %w", err)
 	}
 
+	var monitor *Monitor
+	if cfg.MonitorEnabled {
+		// Refused before anything starts: no /monitor without a password.
+		if monitor, err = NewMonitor(redisOpt, MonitorOptions{User: cfg.MonitorUser, Password: cfg.MonitorPassword, ReadOnly: cfg.MonitorReadOnly}); err != nil {
+			return err
+		}
+		defer monitor.Close()
+	}
+	metrics := NewMetrics()
+	metrics.WatchQueues(asynq.NewInspectorFromRedisClient(rdb))
+
 	st := store.New(rdb, store.WithTTL(cfg.RecordTTL))
 	rlLog := log.With().Str("component", "ratelimit").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second})
 	queue := asynq.NewClientFromRedisClient(rdb)
 	proc := webhook.NewProcessor(st, queue, policy, log.With().Str("component", "webhook").Logger())
+	proc.Observe = metrics.ObserveCallback
 	send := &SendHandler{
 		Store:  st,
-		Sender: clients,
+		Sender: metrics.Sender(clients),
 		// The fleet-wide limit: GCRA in Redis is the truth for every
 		// replica, a local bucket in front saves Redis calls.
-		Limiter: ratelimit.NewLayered(rdb, rate.Limit(cfg.SendRate),
+		Limiter: metrics.Limiter("sender", ratelimit.NewLayered(rdb, rate.Limit(cfg.SendRate),
 			ratelimit.Burst(cfg.SendBurst), ratelimit.MaxWait(time.Second),
 			ratelimit.OnError(func(source string, err error) {
+				metrics.LimiterError("sender")
 				rlLog.Warn().Err(err).Str("source", source).Msg("fleet rate limit: Redis failed, task handed back")
-			})),
-		Pacer:     ratelimit.NewPacer(rdb, cfg.RecipientInterval),
-		Breaker:   newBreakers(cfg, rdb, log),
+			}))),
+		Pacer:     metrics.Pacer(ratelimit.NewPacer(rdb, cfg.RecipientInterval)),
+		Breaker:   metrics.Breaker(newBreakers(cfg, rdb, log, metrics.BreakerChanged)),
+		Observe:   metrics.ObserveSend,
+		Note:      metrics.Note,
 		Policy:    policy,
 		Orphans:   proc,
 		Log:       log.With().Str("component", "send").Logger(),
@@ -86,6 +101,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 			return cfg.EnterpriseUserID
 		},
 	}
+	// Campaign counters, pause and cancel, the auto-pause, account holds.
+	send.Campaigns = &Campaigns{Store: st, Log: log.With().Str("component", "campaign").Logger(), DefaultApp: send.DefaultApp,
+		ProbeInterval: cfg.AccountProbeInterval, AutoPause: AutoPause{Share: cfg.AutoPauseShare, Window: cfg.AutoPauseWindow,
+			Outcomes: cfg.AutoPauseOutcomes, MinOutcomes: cfg.AutoPauseMin}}
+	proc.Tracker = send.Campaigns
 	consent := &ConsentHandler{Clients: clients, Policy: policy, Log: log.With().Str("component", "consent").Logger()}
 	srv, handler := NewServer(redisOpt, ServerConfig{
 		Concurrency: cfg.Concurrency, ShutdownTimeout: cfg.ShutdownTimeout, Policy: policy, Log: log,
@@ -95,6 +115,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	mux := http.NewServeMux()
 	webhook.NewHandler(proc, cfg.WebhookToken, log.With().Str("component", "webhook").Logger()).Register(mux)
 	health.Register(mux)
+	metrics.Register(mux)
+	if monitor != nil {
+		monitor.Register(mux)
+		log.Info().Str("path", monitor.Path()).Bool("read_only", monitor.ReadOnly()).Msg("asynq UI served behind basic auth")
+	}
 	if cfg.WebhookToken == "" {
 		log.Warn().Msg("WEBHOOK_TOKEN is not set: the callback endpoint accepts callbacks from anyone")
 	}
@@ -106,7 +131,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
 
-	if err := srv.Start(handler); err != nil {
+	if err := srv.Start(metrics.Tasks(handler)); err != nil {
 		httpSrv.Close()
 		return fmt.Errorf("start asynq server: %w", err)
 	}

@@ -98,6 +98,15 @@ func runCampaign(ctx context.Context, c *cli, args []string) int {
 		defer file.Close()
 		in, name = file, f.file
 	}
+	var bar *progressBar
+	if stderrIsTerminal(c.stderr) {
+		// A bar on the terminal instead of the progress log lines.
+		bar = newProgressBar(c, name, in)
+		in = bar.reader(in)
+		cc := *c
+		cc.stderr = bar
+		c, f.progress = &cc, 0
+	}
 	var rows rowReader
 	if format == "csv" {
 		cr, err := newCSVRows(in, d)
@@ -109,9 +118,13 @@ func runCampaign(ctx context.Context, c *cli, args []string) int {
 	} else {
 		rows = newJSONLRows(in, d)
 	}
+	if bar != nil {
+		rows = bar.rowsOf(rows)
+	}
 
 	log := newLogger(c, "campaign").With().Str("file", name).Str("campaign", f.campaign).Logger()
 	var p *tasks.Producer
+	var book *campaignBook
 	if !f.dryRun {
 		// One connection per worker, plus slack, so that no worker waits
 		// for the pool.
@@ -125,8 +138,23 @@ func runCampaign(ctx context.Context, c *cli, args []string) int {
 			return exitUsage
 		}
 		defer p.Close()
+		if book, err = openBook(ctx, c, f.redisURL, f.campaign); err != nil {
+			log.Error().Err(err).Msg("cannot reach Redis")
+			return exitUsage
+		}
+		defer book.Close()
+		if code, ok := book.open(ctx, c, log); !ok {
+			return code
+		}
+	}
+	if bar != nil {
+		bar.run()
 	}
 	sum := feed(ctx, c, log, name, rows, p, opts, f)
+	bar.finish()
+	if book != nil {
+		book.queued(ctx, log, sum.Enqueued)
+	}
 	sum.print(c.stdout, f.json)
 	log.Info().Int64("read", sum.Read).Int64("enqueued", sum.Enqueued).Int64("duplicates", sum.Duplicates).
 		Int64("rejected", sum.Rejected).Int64("failed", sum.Failed).Float64("seconds", sum.Seconds).Msg("done")

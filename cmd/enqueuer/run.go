@@ -39,6 +39,11 @@ var commands = []command{
 	{"send", "enqueue one message", runSend},
 	{"optin", "enqueue an opt-in of a phone number", func(ctx context.Context, c *cli, args []string) int { return runConsent(ctx, c, "optin", args) }},
 	{"optout", "enqueue an opt-out of a phone number", func(ctx context.Context, c *cli, args []string) int { return runConsent(ctx, c, "optout", args) }},
+	{"status", "show a campaign's counters, state, rate and time to finish", runStatus},
+	{"pause", "pause a campaign: its messages wait unsent", runPause},
+	{"resume", "resume a paused campaign, or release a held account", runResume},
+	{"cancel", "cancel a campaign: its unsent messages are dropped", runCancel},
+	{"redrive", "send a campaign's dead letters again", runRedrive},
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {

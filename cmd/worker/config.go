@@ -102,8 +102,17 @@ var settings = []setting{
 	{env: "RETRY_MAX_ATTEMPTS", flag: "retry-max-attempts", def: "12", help: "attempts of a retryable failure before it is dead-lettered", bind: integer(func(c *worker.Config) *int { return &c.MaxAttempts })},
 	{env: "RETRY_BASE", flag: "retry-base", def: "10s", help: "first backoff of a retryable failure; it doubles per attempt, with jitter, up to 1h", bind: dur(func(c *worker.Config) *time.Duration { return &c.RetryBase })},
 	{env: "RETRY_WALLET_LOW_DELAY", flag: "retry-wallet-low-delay", def: "30m", help: "wait before retrying a send that failed with 1003 (wallet balance low)", bind: dur(func(c *worker.Config) *time.Duration { return &c.WalletLowDelay })},
+	{env: "AUTOPAUSE_FAILURE_SHARE", flag: "autopause-failure-share", def: "0.2", help: "pause a campaign when this share of its recent outcomes are dead letters (terminal failures); 0 turns the auto-pause off", bind: float(func(c *worker.Config) *float64 { return &c.AutoPauseShare })},
+	{env: "AUTOPAUSE_WINDOW", flag: "autopause-window", def: "5m", help: "the auto-pause judges the outcomes of this last period at most (up to 59m)", bind: dur(func(c *worker.Config) *time.Duration { return &c.AutoPauseWindow })},
+	{env: "AUTOPAUSE_OUTCOMES", flag: "autopause-outcomes", def: "200", help: "the auto-pause judges this many latest outcomes at most", bind: integer(func(c *worker.Config) *int { return &c.AutoPauseOutcomes })},
+	{env: "AUTOPAUSE_MIN_OUTCOMES", flag: "autopause-min-outcomes", def: "50", help: "the auto-pause decides nothing on fewer outcomes than this", bind: integer(func(c *worker.Config) *int { return &c.AutoPauseMin })},
+	{env: "ACCOUNT_PROBE_INTERVAL", flag: "account-probe-interval", def: "1m", help: "an account Gupshup refuses as a whole (1003 wallet low, 401/403) is held: one probe send per interval until one succeeds; 0 turns holds off", bind: dur(func(c *worker.Config) *time.Duration { return &c.AccountProbeInterval })},
 	{env: "LOG_FORMAT", flag: "log-format", def: "json", help: "json, or console for people", bind: str(func(c *worker.Config) *string { return &c.LogFormat })},
 	{env: "LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error", bind: str(func(c *worker.Config) *string { return &c.LogLevel })},
+	{env: "MONITOR_ENABLED", flag: "monitor-enabled", def: "false", help: "serve the asynq UI (asynqmon) at /monitor on HTTP_ADDR, behind basic auth (MONITOR_USER, MONITOR_PASSWORD)", bind: boolean(func(c *worker.Config) *bool { return &c.MonitorEnabled })},
+	{env: "MONITOR_READ_ONLY", flag: "monitor-read-only", def: "true", help: "the asynq UI only shows tasks; false lets it run, delete and archive them", bind: boolean(func(c *worker.Config) *bool { return &c.MonitorReadOnly })},
+	{env: "MONITOR_USER", flag: "monitor-user", def: "admin", help: "basic auth user of the asynq UI", bind: str(func(c *worker.Config) *string { return &c.MonitorUser })},
+	{env: "MONITOR_PASSWORD", flag: "monitor-password", secret: true, help: "basic auth password of the asynq UI; required when MONITOR_ENABLED is true", bind: str(func(c *worker.Config) *string { return &c.MonitorPassword })},
 }
 
 // loadConfig reads env, then <VAR>_FILE for secrets, then flags.

@@ -19,7 +19,7 @@ vet: ## go vet and a gofmt check
 
 # Timing tests skip themselves under the race detector (it stretches every
 # wait); the second run gives them a machine without it.
-TIMING_TESTS ?= TestFleetRateLimit|TestCampaignEndToEnd
+TIMING_TESTS ?= TestFleetRateLimit|TestCampaignEndToEnd|TestDefaultsReachSendRate
 
 test: vet ## unit and integration tests (integration tests start their own redis-server)
 	$(GO) test $(TEST_FLAGS) $(PKGS)

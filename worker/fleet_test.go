@@ -141,3 +141,32 @@ func TestRecipientPacing(t *testing.T) {
 		t.Fatalf("another recipient was held up behind the paced one")
 	}
 }
+
+// TestDefaultsReachSendRate: with the default concurrency (50) above what
+// the rate lets through in half a second (80/s), a backlog still goes out
+// at SEND_RATE: the handlers wait their turn rather than being handed back.
+func TestDefaultsReachSendRate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a timing test: make test runs it again without the race detector")
+	}
+	const messages = 480
+	p := startPipeline(t, func(c *worker.Config) { c.SendRate = 80; c.Concurrency = 50 })
+	items := make(chan tasks.Item)
+	go func() {
+		defer close(items)
+		for i := 0; i < messages; i++ {
+			items <- tasks.Item{Send: templateSend(fmt.Sprintf("d%05d", i), fmt.Sprintf("9195%08d", i))}
+		}
+	}()
+	p.producer.EnqueueAll(context.Background(), items, 4, func(tasks.Item, tasks.Result, error) {})
+	p.waitFor("the backlog sent", 30*time.Second, func() (bool, string) {
+		n := p.sim.Stats().Accepted
+		return n >= messages, fmt.Sprintf("%d of %d", n, messages)
+	})
+	st := p.sim.Stats()
+	avg := float64(st.Accepted-1) / st.Last.Sub(st.First).Seconds()
+	t.Logf("SEND_RATE 80, concurrency 50: %.1f/s", avg)
+	if avg < 76 || avg > 80.5 {
+		t.Fatalf("a backlog went out at %.1f/s with SEND_RATE 80", avg)
+	}
+}

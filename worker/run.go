@@ -77,7 +77,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		// The fleet-wide limit: GCRA in Redis is the truth for every
 		// replica, a local bucket in front saves Redis calls.
 		Limiter: metrics.Limiter("sender", ratelimit.NewLayered(rdb, rate.Limit(cfg.SendRate),
-			ratelimit.Burst(cfg.SendBurst), ratelimit.MaxWait(time.Second),
+			// The local layer may wait half of MaxWait: a second, so that
+			// every handler of a worker whose WORKER_CONCURRENCY is up to
+			// SEND_RATE waits its turn in memory instead of churning through
+			// asynq's retry set.
+			ratelimit.Burst(cfg.SendBurst), ratelimit.MaxWait(2*time.Second),
 			ratelimit.OnError(func(source string, err error) {
 				metrics.LimiterError("sender")
 				rlLog.Warn().Err(err).Str("source", source).Msg("fleet rate limit: Redis failed, task handed back")

@@ -493,3 +493,28 @@ func TestWalletLowCallbackHold(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 }
+
+func TestCampaignSettingsValidated(t *testing.T) {
+	base := Config{SendRate: 1, SendBurst: 1, Concurrency: 1, Ambiguous: "resend", BreakerFailures: 1, Timeout: time.Second, RecordTTL: time.Hour,
+		AutoPauseShare: 0.2, AutoPauseWindow: 5 * time.Minute, AutoPauseOutcomes: 200, AutoPauseMin: 50, AccountProbeInterval: time.Minute}
+	if err := base.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	off := Config{SendRate: 1, SendBurst: 1, Concurrency: 1, Ambiguous: "resend", BreakerFailures: 1, Timeout: time.Second, RecordTTL: time.Hour}
+	if err := off.Validate(); err != nil {
+		t.Fatalf("all off: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"AUTOPAUSE_FAILURE_SHARE": func(c *Config) { c.AutoPauseShare = -0.1 },
+		"AUTOPAUSE_WINDOW":        func(c *Config) { c.AutoPauseWindow = 2 * time.Hour },
+		"AUTOPAUSE_OUTCOMES":      func(c *Config) { c.AutoPauseOutcomes = 0 },
+		"AUTOPAUSE_MIN_OUTCOMES":  func(c *Config) { c.AutoPauseMin = 201 },
+		"ACCOUNT_PROBE_INTERVAL":  func(c *Config) { c.AccountProbeInterval = -time.Second },
+	} {
+		c := base
+		mutate(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

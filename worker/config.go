@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/waqueue/waqueue/store"
@@ -79,7 +80,7 @@ func (c *Config) Validate() error {
 		// Without a bound a slow call outlives the in-flight window of its
 		// claim, and a redelivery would judge it ambiguous and send again.
 		return fmt.Errorf("GUPSHUP_TIMEOUT must be above 0, got %v", c.Timeout)
-	case c.AutoPauseShare < 0 || c.AutoPauseShare != c.AutoPauseShare:
+	case c.AutoPauseShare < 0 || math.IsNaN(c.AutoPauseShare):
 		return fmt.Errorf("AUTOPAUSE_FAILURE_SHARE must be 0 (off) or a share like 0.2, got %v", c.AutoPauseShare)
 	case c.AutoPauseShare > 0 && (c.AutoPauseWindow <= 0 || c.AutoPauseWindow > store.MaxActivityWindow):
 		return fmt.Errorf("AUTOPAUSE_WINDOW must be above 0 and at most %v, got %v", store.MaxActivityWindow, c.AutoPauseWindow)

@@ -28,7 +28,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w" -o /out/ \
-      ./cmd/worker ./cmd/enqueuer ./cmd/gupshup-sim
+      ./cmd/worker ./cmd/enqueuer ./cmd/gupshup-sim ./cmd/monitor
 
 # distroless/static rather than scratch: it carries the CA certificates
 # that HTTPS to Gupshup (and rediss://) needs, and time zone data, and

@@ -54,3 +54,33 @@ bench: ## run the benchmarks (about 15 minutes on 2 cores) and write BENCHMARKS.
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# The chaos scenarios are tests of package worker behind the build tag
+# chaos (worker/chaos_*_test.go): kill -9, a Redis restart, a Gupshup
+# outage, a callback storm and poison input, against real worker and
+# enqueuer processes on loopback. Each adds its figures to CHAOS_RESULTS;
+# RELIABILITY.md is rendered from them even when a scenario fails, and the
+# target then fails. Without -race: the promises are about processes, and
+# the race detector would change every timing (make test runs with it).
+CHAOS_RESULTS ?= $(CURDIR)/$(BIN)/chaos/results.json
+.PHONY: chaos
+chaos: ## fault scenarios against real processes (about 3 minutes), then RELIABILITY.md from their figures; CHAOS_RUN=Crash runs one
+	@mkdir -p $(dir $(CHAOS_RESULTS)) && rm -f $(CHAOS_RESULTS)
+	@status=0; \
+	CHAOS_RESULTS=$(CHAOS_RESULTS) CHAOS_COMMIT="$$(git describe --always --dirty 2>/dev/null)" \
+		$(GO) test -tags chaos -count=1 -v -timeout 15m -run '^TestChaos$(CHAOS_RUN)' ./worker || status=$$?; \
+	$(GO) run ./chaos/report -in $(CHAOS_RESULTS) -out RELIABILITY.md || status=1; \
+	exit $$status
+
+# Every fuzz target of the module (found by grep; tools/ holds other
+# modules), one after the other:
+# go test -fuzz takes one target at a time. New corpus entries go to the
+# Go build cache; a failing input is written to testdata/fuzz/<target>/.
+FUZZTIME ?= 20s
+fuzz: ## run every fuzz target (FuzzParseCallback, FuzzDecodeSend, FuzzParseCSVRow, FuzzParseJSONLRow, ...) for FUZZTIME each (default 20s)
+	@set -e; \
+	for hit in $$(grep -rHo --include='*_test.go' --exclude-dir=tools --exclude-dir=bin '^func Fuzz[A-Za-z0-9_]*' . | sed 's/:func /:/' | sort -u); do \
+		file=$${hit%%:*}; fn=$${hit##*:}; pkg=$$(dirname $$file); \
+		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

@@ -46,6 +46,16 @@ func WithPartnerForm() Option { return func(o *options) { o.partnerForm = true }
 // AppID is the Gupshup app the client acts for.
 func (p *PartnerClient) AppID() string { return p.appID }
 
+// String keeps the partner password, secret and tokens out of logs that
+// print the client: without it, %s and %+v reach them through the token
+// cache.
+func (p *PartnerClient) String() string {
+	return "gupshup partner client app=" + p.appID + " " + p.o.baseURL
+}
+
+// GoString does the same for %#v.
+func (p *PartnerClient) GoString() string { return p.String() }
+
 // Send validates m and sends it. The recipient is normalized to E.164
 // digits first, so "+91 99700 12345" is fine. Gupshup's id of the message,
 // the key of every later callback about it, comes back in MessageID.

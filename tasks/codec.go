@@ -195,7 +195,9 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		return invalid("", "payload is not valid JSON: %v (at byte %d)", syn, syn.Offset)
 	case errors.As(err, &typ):
-		field := typ.Field
+		// encoding/json names the path through embedded structs too: the
+		// alias ParseSend decodes through is not part of the JSON.
+		field := strings.TrimPrefix(typ.Field, "sendAlias.")
 		if field == "" {
 			field = "payload"
 		}

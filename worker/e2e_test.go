@@ -191,11 +191,11 @@ func TestCampaignEndToEnd(t *testing.T) {
 	// The rate at the simulator never exceeds SEND_RATE plus the burst of
 	// 1, give or take what loopback jitter moves across a window edge: the
 	// limiter spaces sends at the worker, the simulator counts arrivals, and
-	// a goroutine woken late lands next to the one after it (2% allowed).
+	// a goroutine woken late lands next to the one after it (3% allowed).
 	// Timing: checked in make test's second run, without the race detector.
 	if !raceEnabled {
 		burst := p.cfg.SendBurst
-		slack := sendRate * 2 / 100
+		slack := sendRate * 3 / 100
 		if got := stats.MaxPerSecond[testSource]; got > sendRate+burst+slack {
 			t.Errorf("busiest aligned second at the simulator: %d sends, SEND_RATE %d", got, sendRate)
 		}

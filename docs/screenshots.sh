@@ -67,11 +67,12 @@ PIDS=()
 REDIS_PORT=
 
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
+	# Last started, first stopped: the worker drains while Redis still
+	# answers.
+	local i pid
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
 		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
 	if [ -n "$REDIS_PORT" ]; then

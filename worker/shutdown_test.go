@@ -38,6 +38,10 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Parallel()
 			p := startPipeline(t, func(c *worker.Config) {
 				c.Concurrency, c.ShutdownTimeout, c.Ambiguous = 3, tc.shutdown, tc.ambiguous
+				// Room above the simulator's latency, so that only the
+				// shutdown, never the client's own timeout on a loaded
+				// machine, cuts a send short.
+				c.Timeout = 4 * time.Second
 			}, gupshuptest.WithLatency(latency))
 			ctx := context.Background()
 			const n = 7

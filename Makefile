@@ -73,14 +73,22 @@ chaos: ## fault scenarios against real processes (about 3 minutes), then RELIABI
 	exit $$status
 
 # Every fuzz target of the module (found by grep; tools/ holds other
-# modules), one after the other:
-# go test -fuzz takes one target at a time. New corpus entries go to the
-# Go build cache; a failing input is written to testdata/fuzz/<target>/.
+# modules), one after the other: go test -fuzz takes one target at a time.
+# New corpus entries go to the Go build cache; a failing input is written
+# to testdata/fuzz/<target>/ and fails the run. Go 1.26's fuzz coordinator
+# sometimes ends a clean run with a bare "context deadline exceeded" at
+# the -fuzztime boundary (go.dev/issue/75804, fixed in Go 1.27): such a
+# run, with no failing input written, is reported and not failed.
 FUZZTIME ?= 20s
 fuzz: ## run every fuzz target (FuzzParseCallback, FuzzDecodeSend, FuzzParseCSVRow, FuzzParseJSONLRow, ...) for FUZZTIME each (default 20s)
-	@set -e; \
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; failed=0; \
 	for hit in $$(grep -rHo --include='*_test.go' --exclude-dir=tools --exclude-dir=bin '^func Fuzz[A-Za-z0-9_]*' . | sed 's/:func /:/' | sort -u); do \
 		file=$${hit%%:*}; fn=$${hit##*:}; pkg=$$(dirname $$file); \
 		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+		before=$$(ls $$pkg/testdata/fuzz/$$fn 2>/dev/null | wc -l); \
+		if $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >$$log 2>&1; then tail -n 3 $$log; continue; fi; \
+		cat $$log; after=$$(ls $$pkg/testdata/fuzz/$$fn 2>/dev/null | wc -l); \
+		if [ "$$after" = "$$before" ] && ! grep -q 'Failing input written' $$log && grep -qx '    context deadline exceeded' $$log; then \
+			echo "== $$fn: no failing input; the fuzzing engine's end-of-run race (go.dev/issue/75804), not counted as a failure"; \
+		else failed=1; fi; \
+	done; exit $$failed

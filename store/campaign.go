@@ -320,6 +320,10 @@ type CampaignStatus struct {
 	CampaignCounts
 	// SendsLastMinute counts the submits of the last 60 seconds.
 	SendsLastMinute int64 `json:"sends_last_minute"`
+	// RateSeconds is the span those submits were spread over: 60, or less
+	// when the first of them came later (a campaign in its first minute),
+	// so that SendsLastMinute / RateSeconds is the current rate.
+	RateSeconds int64 `json:"rate_seconds"`
 	// Exists is false when nothing was ever counted for the campaign.
 	Exists bool `json:"exists"`
 }
@@ -374,10 +378,15 @@ func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (Campaign
 		return st, err
 	}
 	now := s.now().Unix()
+	first := now
 	for _, a := range act {
-		if a.At > now-60 {
+		if a.At > now-60 && a.Submits > 0 {
 			st.SendsLastMinute += a.Submits
+			first = min(first, a.At)
 		}
+	}
+	if st.SendsLastMinute > 0 {
+		st.RateSeconds = max(now-first+1, 1)
 	}
 	return st, nil
 }

@@ -99,6 +99,11 @@ func TestCampaignRateAndActivityWindow(t *testing.T) {
 	if st := status(t, s, "c"); st.SendsLastMinute != 50 || st.Submitted != 53 {
 		t.Fatalf("last minute %d, submitted %d", st.SendsLastMinute, st.Submitted)
 	}
+	// Ten seconds into the minute the rate is over those ten seconds, not
+	// over sixty: 5/s, not 0.8/s.
+	if st := status(t, s, "c"); st.RateSeconds < 10 || st.RateSeconds > 11 {
+		t.Fatalf("rate span %d s for submits spread over 10 s", st.RateSeconds)
+	}
 	act, err := s.CampaignActivity(ctx, "c", 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		Failed: byCode(cs.Failed), FailedAfter: cs.FailedCallback, DeadLettered: cs.Dead, DeadByCode: byCode(cs.DeadByCode),
 		Expired: cs.Expired, Cancelled: cs.Cancelled, Rerun: cs.Rerun, Redriven: cs.Redriven,
 		Remaining: cs.Remaining(), SendsLastMinute: cs.SendsLastMinute,
-		RatePerSecond: math.Round(float64(cs.SendsLastMinute)/60*10) / 10,
+		RatePerSecond: math.Round(rate(cs)*10) / 10,
 		AccountHolds:  holds,
 	}
 	if v.AccountHolds == nil {
@@ -116,7 +116,7 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		zero := 0.0
 		v.ETASeconds = &zero
 	case cs.SendsLastMinute > 0 && cs.Control.State == store.CampaignRunning:
-		eta := math.Round(float64(v.Remaining) / (float64(cs.SendsLastMinute) / 60))
+		eta := math.Round(float64(v.Remaining) / rate(cs))
 		v.ETASeconds = &eta
 	}
 	if !cs.Exists {
@@ -208,4 +208,13 @@ func codes(m map[string]int64) string {
 		parts = append(parts, fmt.Sprintf("%s: %d", label, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// rate is the campaign's submits per second over the span they came in:
+// a campaign in its first minute is not divided by the whole minute.
+func rate(cs store.CampaignStatus) float64 {
+	if cs.RateSeconds <= 0 {
+		return 0
+	}
+	return float64(cs.SendsLastMinute) / float64(cs.RateSeconds)
 }

@@ -1,14 +1,12 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +38,7 @@ type env struct {
 	queue *asynq.Client
 	insp  *asynq.Inspector
 	proc  *webhook.Processor
-	logs  *syncBuffer
+	logs  *logging.Buffer
 }
 
 func newEnv(t *testing.T, policy retry.Policy) *env {
@@ -49,29 +47,12 @@ func newEnv(t *testing.T, policy retry.Policy) *env {
 	// No retries: a test that stops Redis gets its answer at once.
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	e := &env{t: t, redis: r, store: store.New(rdb), logs: &syncBuffer{}}
+	e := &env{t: t, redis: r, store: store.New(rdb), logs: &logging.Buffer{}}
 	e.queue = asynq.NewClientFromRedisClient(rdb)
 	e.insp = asynq.NewInspector(asynq.RedisClientOpt{Addr: r.Addr})
 	t.Cleanup(func() { e.insp.Close() })
 	e.proc = webhook.NewProcessor(e.store, e.queue, policy, logging.New(e.logs, "json", "debug"))
 	return e
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // sessionSend is a self-serve session text, with a fallback template when fb.

@@ -362,32 +362,8 @@ func logLines(logs string, subs ...string) int {
 	return n
 }
 
-var (
-	enqOnce sync.Once
-	enqPath string
-	enqErr  error
-)
-
 // enqueuerBinary builds cmd/enqueuer once per test run.
-func enqueuerBinary(t *testing.T) string {
-	t.Helper()
-	enqOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "waqueue-enqueuer-bin")
-		if err != nil {
-			enqErr = err
-			return
-		}
-		enqPath = filepath.Join(dir, "enqueuer")
-		out, err := exec.Command("go", "build", "-o", enqPath, "github.com/waqueue/waqueue/cmd/enqueuer").CombinedOutput()
-		if err != nil {
-			enqErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if enqErr != nil {
-		t.Fatal(enqErr)
-	}
-	return enqPath
-}
+func enqueuerBinary(t *testing.T) string { return binary(t, "github.com/waqueue/waqueue/cmd/enqueuer") }
 
 // ---- campaigns and records ----
 

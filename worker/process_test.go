@@ -16,34 +16,41 @@ import (
 	"github.com/waqueue/waqueue/worker"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds holds one build per command package, by import path.
+var builds sync.Map
 
-// workerBinary builds cmd/worker once per test run: fleet and crash tests
-// run real processes, which a goroutine cannot stand in for (kill -9, one
-// Redis client and one limiter per process).
-func workerBinary(t *testing.T) string {
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary builds a command of the module once per test run: fleet, crash
+// and chaos tests run real processes, which a goroutine cannot stand in
+// for (kill -9, one Redis client and one limiter per process).
+func binary(t *testing.T, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "waqueue-worker-bin")
+	v, _ := builds.LoadOrStore(pkg, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "waqueue-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "worker")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/waqueue/waqueue/cmd/worker").CombinedOutput()
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
+
+func workerBinary(t *testing.T) string { return binary(t, "github.com/waqueue/waqueue/cmd/worker") }
 
 // workerProcess is one worker started from the binary.
 type workerProcess struct {

@@ -55,9 +55,11 @@ func breakerThrottle(err error) (error, bool) {
 	return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "circuit breaker " + oe.Key + " open", Delay: d}, d), true
 }
 
-func jitter(max time.Duration) time.Duration {
-	if max <= 0 {
+// jitter is a random wait in [0, upTo), so that tasks handed back
+// together do not all return in the same instant.
+func jitter(upTo time.Duration) time.Duration {
+	if upTo <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(max)))
+	return time.Duration(rand.Int64N(int64(upTo)))
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
-	"github.com/waqueue/waqueue/gupshup"
 	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/retry"
 	"github.com/waqueue/waqueue/tasks"
@@ -38,5 +37,3 @@ func (h *ConsentHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log.Warn().Str("class", v.Class.String()).Int("code", v.Code).Str("reason", v.Reason).Msg("consent call failed")
 	return h.Policy.OutcomeContext(ctx, v)
 }
-
-var _ = gupshup.SelfServe

@@ -145,61 +145,67 @@ func (s *Store) Tally(ctx context.Context, campaignID string, ts ...Tally) error
 	if campaignID == "" || len(ts) == 0 {
 		return nil
 	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		return s.tallyInto(ctx, p, campaignID, ts...)
+	})
+	if err != nil {
+		return fmt.Errorf("count campaign %s: %w", campaignID, err)
+	}
+	return nil
+}
+
+// tallyInto queues the commands of Tally on p, so that a caller with a
+// round trip of its own to make (Accepted) counts in the same one.
+func (s *Store) tallyInto(ctx context.Context, p redis.Pipeliner, campaignID string, ts ...Tally) error {
 	now := s.now()
 	k := CampaignKey(campaignID)
 	ak := CampaignActivityKey(campaignID, now.Unix()/60)
 	sec := strconv.FormatInt(now.Unix()%60, 10)
 	act := false
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, t := range ts {
-			n := t.N
-			if n == 0 {
-				n = 1
-			}
-			switch t.Kind {
-			case TallyQueued:
-				p.HIncrBy(ctx, k, fieldQueued, n)
-			case TallySubmitted:
-				p.HIncrBy(ctx, k, fieldSubmitted, n)
-				p.HIncrBy(ctx, ak, actSubmit+sec, n)
-				act = true
-			case TallyDelivered:
-				p.HIncrBy(ctx, k, fieldDelivered, n)
-			case TallyRead:
-				p.HIncrBy(ctx, k, fieldRead, n)
-			case TallyFailed:
-				p.HIncrBy(ctx, k, prefixFailed+strconv.Itoa(t.Code), n)
-				if t.Callback {
-					p.HIncrBy(ctx, k, fieldFailedCB, n)
-				}
-			case TallyDead:
-				p.HIncrBy(ctx, k, fieldDead, n)
-				p.HIncrBy(ctx, k, prefixDead+strconv.Itoa(t.Code), n)
-				p.HIncrBy(ctx, ak, actDead+sec, n)
-				if !t.Callback {
-					p.HIncrBy(ctx, ak, actSyncDead+sec, n)
-				}
-				act = true
-			case TallyExpired:
-				p.HIncrBy(ctx, k, fieldExpired, n)
-			case TallyCancelled:
-				p.HIncrBy(ctx, k, fieldCancelled, n)
-			case TallyRerun:
-				p.HIncrBy(ctx, k, fieldRerun, n)
-			case TallyRedriven:
-				p.HIncrBy(ctx, k, fieldRedriven, n)
-			default:
-				return fmt.Errorf("unknown tally kind %d", t.Kind)
-			}
+	for _, t := range ts {
+		n := t.N
+		if n == 0 {
+			n = 1
 		}
-		p.PExpire(ctx, k, campaignTTL)
-		if act {
-			p.PExpire(ctx, ak, activityTTL)
+		switch t.Kind {
+		case TallyQueued:
+			p.HIncrBy(ctx, k, fieldQueued, n)
+		case TallySubmitted:
+			p.HIncrBy(ctx, k, fieldSubmitted, n)
+			p.HIncrBy(ctx, ak, actSubmit+sec, n)
+			act = true
+		case TallyDelivered:
+			p.HIncrBy(ctx, k, fieldDelivered, n)
+		case TallyRead:
+			p.HIncrBy(ctx, k, fieldRead, n)
+		case TallyFailed:
+			p.HIncrBy(ctx, k, prefixFailed+strconv.Itoa(t.Code), n)
+			if t.Callback {
+				p.HIncrBy(ctx, k, fieldFailedCB, n)
+			}
+		case TallyDead:
+			p.HIncrBy(ctx, k, fieldDead, n)
+			p.HIncrBy(ctx, k, prefixDead+strconv.Itoa(t.Code), n)
+			p.HIncrBy(ctx, ak, actDead+sec, n)
+			if !t.Callback {
+				p.HIncrBy(ctx, ak, actSyncDead+sec, n)
+			}
+			act = true
+		case TallyExpired:
+			p.HIncrBy(ctx, k, fieldExpired, n)
+		case TallyCancelled:
+			p.HIncrBy(ctx, k, fieldCancelled, n)
+		case TallyRerun:
+			p.HIncrBy(ctx, k, fieldRerun, n)
+		case TallyRedriven:
+			p.HIncrBy(ctx, k, fieldRedriven, n)
+		default:
+			return fmt.Errorf("unknown tally kind %d", t.Kind)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("count campaign %s: %w", campaignID, err)
+	}
+	p.PExpire(ctx, k, campaignTTL)
+	if act {
+		p.PExpire(ctx, ak, activityTTL)
 	}
 	return nil
 }

@@ -200,17 +200,67 @@ return 1
 `)
 
 // Submitted records that Gupshup accepted generation gen of the message
-// under gsID. The index from gsID back to the message is written first, so
-// that a callback racing this call can already find the message.
+// under gsID: Accepted without counting or reading parked callbacks.
 func (s *Store) Submitted(ctx context.Context, messageID string, gen int, gsID string) error {
-	if err := s.rdb.Set(ctx, GupshupKey(gsID), indexValue(messageID, gen), s.ttl).Err(); err != nil {
-		return fmt.Errorf("index gupshup id %s: %w", gsID, err)
+	_, err := s.Accepted(ctx, Acceptance{MessageID: messageID, Generation: gen, GupshupID: gsID})
+	return err
+}
+
+// Acceptance is a submit Gupshup accepted.
+type Acceptance struct {
+	MessageID  string
+	Generation int
+	GupshupID  string
+	// CampaignID, when set, counts the submit in the campaign's tally.
+	CampaignID string
+}
+
+// Accepted records an accepted submit and returns the callback events that
+// beat it here (parked by ParkOrphan), for the caller to apply and then
+// drop (DropOrphans).
+//
+// It is the send path's one round trip after the submit: the index from
+// the Gupshup id back to the message, the record, the campaign's count and
+// the read of parked events travel in one pipeline. Their order holds where
+// it matters: the index and the parked events share a hash tag, so they are
+// on one node and the index is written before the parked events are read;
+// a callback parks first and looks the index up after, so one of the two
+// always sees the other.
+//
+// The count is best effort, as Tally is: a caller retrying after an error
+// leaves CampaignID out, so that a retried record is not counted twice.
+func (s *Store) Accepted(ctx context.Context, a Acceptance) (parked [][]byte, err error) {
+	var (
+		record *redis.Cmd
+		orphan *redis.StringSliceCmd
+	)
+	mk := MessageKey(a.MessageID)
+	args := []any{a.Generation, a.GupshupID, s.now().UnixMilli(), s.ttl.Milliseconds()}
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, GupshupKey(a.GupshupID), indexValue(a.MessageID, a.Generation), s.ttl)
+		record = submittedScript.EvalSha(ctx, p, []string{mk}, args...)
+		orphan = p.LRange(ctx, OrphanKey(a.GupshupID), 0, -1)
+		if a.CampaignID != "" {
+			return s.tallyInto(ctx, p, a.CampaignID, Tally{Kind: TallySubmitted})
+		}
+		return nil
+	})
+	if record != nil && redis.HasErrorPrefix(record.Err(), "NOSCRIPT") {
+		// A restarted or failed-over Redis has lost its scripts. The rest
+		// of the pipeline went through: only the record is run again (Run
+		// loads the script), then the parked events are read after it.
+		if err = submittedScript.Run(ctx, s.rdb, []string{mk}, args...).Err(); err == nil {
+			orphan = s.rdb.LRange(ctx, OrphanKey(a.GupshupID), 0, -1)
+			err = orphan.Err()
+		}
 	}
-	err := submittedScript.Run(ctx, s.rdb, []string{MessageKey(messageID)}, gen, gsID, s.now().UnixMilli(), s.ttl.Milliseconds()).Err()
 	if err != nil {
-		return fmt.Errorf("mark message %s submitted: %w", messageID, err)
+		return nil, fmt.Errorf("mark message %s submitted: %w", a.MessageID, err)
 	}
-	return nil
+	for _, e := range orphan.Val() {
+		parked = append(parked, []byte(e))
+	}
+	return parked, nil
 }
 
 var failedScript = redis.NewScript(`

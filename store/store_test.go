@@ -304,3 +304,52 @@ func TestOrphans(t *testing.T) {
 		t.Fatalf("after dropping the applied two: %q", rest)
 	}
 }
+
+// Accepted is the whole record of an accepted submit in one round trip:
+// index, record, campaign count and the callbacks that beat it, and it
+// survives a Redis that has lost its scripts.
+func TestAcceptedRecordsCountsAndReadsParked(t *testing.T) {
+	s, _ := newStore(t)
+	claim(t, s, "m1", 0)
+	s.ParkOrphan(ctx, "gs-1", []byte("early"))
+	parked, err := s.Accepted(ctx, Acceptance{MessageID: "m1", GupshupID: "gs-1", CampaignID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parked) != 1 || string(parked[0]) != "early" {
+		t.Fatalf("parked %q, want the early event", parked)
+	}
+	rec, ok, err := s.Get(ctx, "m1")
+	if err != nil || !ok || rec.State != StateSubmitted || rec.GupshupID != "gs-1" {
+		t.Fatalf("record %+v ok=%v err=%v", rec, ok, err)
+	}
+	if id, _, ok, _ := s.Lookup(ctx, "gs-1"); !ok || id != "m1" {
+		t.Fatalf("index of gs-1: %q %v", id, ok)
+	}
+	if st := status(t, s, "c1"); st.Submitted != 1 {
+		t.Fatalf("campaign submitted %d, want 1", st.Submitted)
+	}
+
+	// A restarted Redis has no scripts: the record still lands, counted once.
+	if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, s, "m2", 0)
+	if _, err := s.Accepted(ctx, Acceptance{MessageID: "m2", GupshupID: "gs-2", CampaignID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, _ := s.Get(ctx, "m2"); rec.State != StateSubmitted || rec.GupshupID != "gs-2" {
+		t.Fatalf("record after a script flush %+v", rec)
+	}
+	if st := status(t, s, "c1"); st.Submitted != 2 {
+		t.Fatalf("campaign submitted %d after the second, want 2", st.Submitted)
+	}
+	// Without a campaign, nothing is counted (a retried record).
+	claim(t, s, "m3", 0)
+	if _, err := s.Accepted(ctx, Acceptance{MessageID: "m3", GupshupID: "gs-3"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, s, "c1"); st.Submitted != 2 {
+		t.Fatalf("campaign submitted %d, want 2", st.Submitted)
+	}
+}

@@ -71,9 +71,6 @@ func ParseSend(b []byte) (*Send, error) {
 	if err := checkSize(b); err != nil {
 		return nil, err
 	}
-	if err := peekVersion(b); err != nil {
-		return nil, err
-	}
 	// expires_at is taken as raw JSON: time.Time's own error does not say
 	// which field it is about.
 	type sendAlias Send
@@ -83,7 +80,7 @@ func ParseSend(b []byte) (*Send, error) {
 	}
 	var s Send
 	w.sendAlias = (*sendAlias)(&s)
-	if err := decodeStrict(b, &w); err != nil {
+	if err := decodeVersioned(b, &w, func() int { return s.V }); err != nil {
 		return nil, err
 	}
 	if present(w.ExpiresAt) {
@@ -127,11 +124,8 @@ func DecodeConsent(b []byte) (*Consent, error) {
 	if err := checkSize(b); err != nil {
 		return nil, err
 	}
-	if err := peekVersion(b); err != nil {
-		return nil, err
-	}
 	var c Consent
-	if err := decodeStrict(b, &c); err != nil {
+	if err := decodeVersioned(b, &c, func() int { return c.V }); err != nil {
 		return nil, err
 	}
 	c.Normalize()
@@ -148,7 +142,26 @@ func checkSize(b []byte) error {
 	return nil
 }
 
-// peekVersion reads v alone first, so that a payload from a newer schema is
+// decodeVersioned decodes b strictly into v, and checks the schema version
+// version reads from it: a payload from a newer schema is refused as newer
+// (ErrNewerVersion, which the worker hands back for an upgraded worker),
+// never for a field this build has never heard of or a value it reads
+// differently. The version is looked at on its own (peekVersion) only when
+// the strict decoding fails, so a good payload is read in one pass.
+func decodeVersioned(b []byte, v any, version func() int) error {
+	if err := decodeStrict(b, v); err != nil {
+		if verr := peekVersion(b); verr != nil {
+			return verr
+		}
+		return err
+	}
+	if n := version(); n != 0 {
+		return checkVersion(n)
+	}
+	return nil
+}
+
+// peekVersion reads v alone, so that a payload from a newer schema is
 // refused as newer (ErrNewerVersion, which the worker hands back for an upgraded worker) rather than for
 // a field this build has never heard of.
 func peekVersion(b []byte) error {

@@ -110,8 +110,8 @@ func (p *Processor) park(ctx context.Context, ev gupshup.Event) error {
 	return p.DrainOrphans(ctx, ev.MessageID)
 }
 
-// DrainOrphans applies the events parked for a Gupshup id. The send handler
-// calls it after recording a submit.
+// DrainOrphans applies the events parked for a Gupshup id, once its
+// submit is recorded.
 func (p *Processor) DrainOrphans(ctx context.Context, gsID string) error {
 	parked, err := p.store.DrainOrphans(ctx, gsID)
 	if err != nil || len(parked) == 0 {
@@ -120,6 +120,16 @@ func (p *Processor) DrainOrphans(ctx context.Context, gsID string) error {
 	msgID, gen, ok, err := p.store.Lookup(ctx, gsID)
 	if err != nil || !ok {
 		return err
+	}
+	return p.ApplyParked(ctx, msgID, gen, gsID, parked)
+}
+
+// ApplyParked applies events parked for gsID, the Gupshup id of generation
+// gen of msgID, and drops them once applied. The send handler calls it with
+// what store.Accepted read while recording the submit.
+func (p *Processor) ApplyParked(ctx context.Context, msgID string, gen int, gsID string, parked [][]byte) error {
+	if len(parked) == 0 {
+		return nil
 	}
 	for _, b := range parked {
 		var ev gupshup.Event

@@ -315,14 +315,11 @@ func (c *Campaigns) Expired(ctx context.Context, s *tasks.Send) {
 	}
 }
 
-// Submitted counts an accepted send; when it was the probe of an account
-// held for synchronous refusals, the hold ends.
+// Submitted ends the hold of an account held for synchronous refusals
+// when s was its probe. (The submit is counted where it is recorded,
+// store.Accepted, in the same round trip.)
 func (c *Campaigns) Submitted(ctx context.Context, log zerolog.Logger, s *tasks.Send) {
-	if c == nil {
-		return
-	}
-	c.tally(ctx, s.CampaignID, store.Tally{Kind: store.TallySubmitted})
-	if c.ProbeInterval <= 0 {
+	if c == nil || c.ProbeInterval <= 0 {
 		return
 	}
 	acct := c.account(s)

@@ -148,6 +148,55 @@ func TestOrphanDrainedAfterSubmit(t *testing.T) {
 	}
 }
 
+// failingApply refuses the first ApplyParked, as a Redis blip would.
+type failingApply struct {
+	*webhook.Processor
+	failed atomic.Bool
+}
+
+func (f *failingApply) ApplyParked(ctx context.Context, msgID string, gen int, gsID string, parked [][]byte) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("connection reset")
+	}
+	return f.Processor.ApplyParked(ctx, msgID, gen, gsID, parked)
+}
+
+// When the early callbacks read with the record cannot be applied, the
+// task comes back (no attempt used) and its redelivery applies them,
+// without sending again.
+func TestOrphanApplyFailureComesBack(t *testing.T) {
+	s := newStage(t)
+	queue := asynq.NewClientFromRedisClient(s.rdb)
+	proc := &failingApply{Processor: webhook.NewProcessor(s.store, queue, retry.Policy{Base: time.Second}, logging.New(s.logs, "json", "debug"))}
+	s.h.Orphans = proc
+	s.sender.fn = func(int, *tasks.Send, bool) (gupshup.SendResult, error) {
+		return gupshup.SendResult{MessageID: "gs-early"}, nil
+	}
+	early := gupshup.Event{Kind: gupshup.EventStatus, MessageID: "gs-early", Destination: stDest, Status: gupshup.StatusDelivered}
+	if err := proc.Apply(stCtx, early); err != nil {
+		t.Fatal(err)
+	}
+	err := s.process(tplSend("m1"))
+	if err == nil || retry.IsFailure(err) {
+		t.Fatalf("apply failed: %v; want a hand-back that uses no attempt", err)
+	}
+	if rec := s.record("m1"); rec.State != store.StateSubmitted {
+		t.Fatalf("record before the redelivery: %s", rec.State)
+	}
+	if err := s.process(tplSend("m1")); err != nil {
+		t.Fatal(err)
+	}
+	if rec := s.record("m1"); rec.State != store.StateDelivered {
+		t.Fatalf("record after the redelivery: %s, want delivered", rec.State)
+	}
+	if s.sender.n() != 1 {
+		t.Fatalf("%d sends, want 1", s.sender.n())
+	}
+	if left, _ := s.store.DrainOrphans(stCtx, "gs-early"); len(left) != 0 {
+		t.Fatalf("still parked: %q", left)
+	}
+}
+
 func TestHealth(t *testing.T) {
 	s := newStage(t)
 	h := &Health{Redis: s.rdb}

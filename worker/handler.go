@@ -37,8 +37,10 @@ type Breaker interface {
 	Do(ctx context.Context, key string, fn func() error) error
 }
 
-// OrphanDrainer applies callback events that beat the submit's record.
+// OrphanDrainer applies callback events that beat the submit's record:
+// those the record read (ApplyParked), or all parked for an id (DrainOrphans).
 type OrphanDrainer interface {
+	ApplyParked(ctx context.Context, msgID string, gen int, gsID string, parked [][]byte) error
 	DrainOrphans(ctx context.Context, gsID string) error
 }
 
@@ -115,6 +117,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch claim.Action {
 	case store.ClaimDone, store.ClaimStale, store.ClaimFinal:
 		log.Debug().Str("claim", string(claim.Action)).Str("gupshup_id", claim.GupshupID).Msg("already handled; not sent again")
+		if claim.Action == store.ClaimDone && claim.GupshupID != "" && h.Orphans != nil {
+			// A redelivery after its submit was recorded: callbacks parked
+			// before the record may not have been applied yet (see submitted).
+			return h.Orphans.DrainOrphans(ctx, claim.GupshupID)
+		}
 		return nil
 	case store.ClaimBusy:
 		return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "another worker is submitting this message"}, claim.BusyFor)
@@ -213,7 +220,7 @@ func (h *SendHandler) submit(ctx context.Context, s *tasks.Send, fallback bool) 
 		// wait out a whole interval on its return for a send that never was.
 		release()
 		d := retryIn + jitter(retryIn/2)
-		return gupshup.SendResult{}, retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "send rate of " + s.Source, Delay: d}, d)
+		return gupshup.SendResult{}, retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "send rate of " + logging.Mask(s.Source), Delay: d}, d)
 	}
 	// Paused, cancelled or held while this task waited for its slot.
 	if err := h.Campaigns.Recheck(ctx, s); err != nil {
@@ -237,8 +244,15 @@ func (h *SendHandler) submitted(ctx context.Context, log zerolog.Logger, s *task
 	// Redis restart or failover if need be, or the message would stay
 	// "sending" with its callbacks parked. A fresh context survives a
 	// shutdown that cancels ctx mid-record.
-	if err := retryRecord(ctx, func(c context.Context) error {
-		return h.Store.Submitted(c, s.MessageID, s.Generation, res.MessageID)
+	acc := store.Acceptance{MessageID: s.MessageID, Generation: s.Generation, GupshupID: res.MessageID}
+	if h.Campaigns != nil {
+		acc.CampaignID = s.CampaignID
+	}
+	var parked [][]byte
+	if err := retryRecord(ctx, func(c context.Context) (err error) {
+		parked, err = h.Store.Accepted(c, acc)
+		acc.CampaignID = "" // counted once, even if the record is retried
+		return err
 	}); err != nil {
 		// Still failing: hand the task back (no attempt used), so that its
 		// redelivery finds the claim past the in-flight window and settles
@@ -249,14 +263,21 @@ func (h *SendHandler) submitted(ctx context.Context, log zerolog.Logger, s *task
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	h.Campaigns.Submitted(rctx, log, s)
-	if h.Orphans != nil {
-		if err := h.Orphans.DrainOrphans(rctx, res.MessageID); err != nil {
-			log.Warn().Err(err).Msg("early callbacks not applied yet")
+	log.Debug().Str("gupshup_id", res.MessageID).Bool("fallback", fallback).Msg("submitted")
+	if len(parked) > 0 && h.Orphans != nil {
+		if err := h.Orphans.ApplyParked(rctx, s.MessageID, s.Generation, res.MessageID, parked); err != nil {
+			// Handed back, no attempt used: its redelivery finds the message
+			// submitted and drains the parked events then (ClaimDone).
+			log.Warn().Err(err).Msg("early callbacks not applied yet: the task comes back to apply them")
+			return retry.Throttle(retry.Verdict{Class: retry.Throttled, Reason: "early callbacks not applied yet", Delay: orphanRetry}, orphanRetry)
 		}
 	}
-	log.Debug().Str("gupshup_id", res.MessageID).Bool("fallback", fallback).Msg("submitted")
 	return nil
 }
+
+// orphanRetry is how soon a task whose early callbacks could not be
+// applied comes back to apply them.
+const orphanRetry = 5 * time.Second
 
 func (h *SendHandler) failed(ctx context.Context, log zerolog.Logger, s *tasks.Send, queue string, payload []byte, v retry.Verdict) error {
 	if v.Ambiguous && ctx.Err() != nil {

@@ -135,7 +135,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
 
-	if err := srv.Start(metrics.Tasks(handler)); err != nil {
+	pool := newHandlerPool(metrics.Tasks(handler), cfg.Concurrency)
+	defer pool.close()
+	if err := srv.Start(pool); err != nil {
 		httpSrv.Close()
 		return fmt.Errorf("start asynq server: %w", err)
 	}

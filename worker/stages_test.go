@@ -437,6 +437,10 @@ func TestLimiterHandBack(t *testing.T) {
 	if d := (retry.Policy{}).RetryDelay(0, err, nil); d < 3*time.Second {
 		t.Fatalf("handed back for %v, less than the limiter asked", d)
 	}
+	// asynq keeps the error as the task's last error, shown in asynqmon.
+	if strings.Contains(err.Error(), stSource) || !strings.Contains(err.Error(), logging.Mask(stSource)) {
+		t.Fatalf("hand-back reason %q: want the sender number masked", err)
+	}
 	if s.sender.n() != 0 {
 		t.Fatalf("sent despite the limiter")
 	}

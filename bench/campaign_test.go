@@ -43,7 +43,7 @@ func campaignSend(campaign string, i int, expires time.Time) *tasks.Send {
 func enqueueCampaign(t *testing.T, r *redisEnv, campaign string, n int) time.Duration {
 	t.Helper()
 	p := tasks.NewProducer(r.rdb)
-	exp := time.Now().Add(24 * time.Hour)
+	exp := time.Now().Add(24 * time.Hour).Truncate(time.Second) // whole seconds, as the enqueuer writes it
 	in := make(chan tasks.Item, 256)
 	go func() {
 		defer close(in)

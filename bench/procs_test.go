@@ -231,9 +231,9 @@ type redisEnv struct {
 	pid  int
 }
 
-func startRedis(t *testing.T) *redisEnv {
+func startRedis(t *testing.T, args ...string) *redisEnv {
 	t.Helper()
-	s := redistest.Start(t)
+	s := redistest.Start(t, args...)
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr, PoolSize: 64})
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: s.Addr})
 	e := &redisEnv{srv: s, rdb: rdb, insp: insp}

@@ -37,6 +37,13 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	if err := redisconn.CheckAuth(ctx, rdb); err != nil {
 		return err
 	}
+	for _, a := range redisconn.Settings(ctx, rdb) {
+		ev := log.Warn()
+		if a.Risk {
+			ev = log.Error().Bool("alarm", true)
+		}
+		ev.Str("setting", a.Setting).Str("now", a.Now).Str("want", a.Want).Msg(a.String())
+	}
 	clients, err := cfg.Clients()
 	if err != nil {
 		return err

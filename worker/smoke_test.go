@@ -33,4 +33,9 @@ func TestSendDeliveredAndDeadLettered(t *testing.T) {
 	if want := "code 1002"; !contains(arch[0].LastErr, want) {
 		t.Fatalf("archived last error %q lacks %q", arch[0].LastErr, want)
 	}
+	// The test's Redis runs with its defaults: the worker said at start
+	// which of them to change.
+	if want := `"setting":"hash-max-listpack-value"`; !contains(p.logs.String(), want) {
+		t.Fatalf("no advice about Redis settings at start (%s)", want)
+	}
 }

@@ -196,7 +196,12 @@ func (s *Server) partnerSubscribe(x *PartnerSubscription) {
 	}
 }
 
+// partnerSubLookup admits a call about one subscription (the gate, the
+// app token) and finds the subscription its path names.
 func (s *Server) partnerSubLookup(w http.ResponseWriter, r *http.Request) (*PartnerSubscription, bool) {
+	if !s.gate(w, r, "partner") || !s.partnerAuthorized(w, r) {
+		return nil, false
+	}
 	p := s.partner
 	p.subMu.Lock()
 	x := p.subs[r.PathValue("id")]
@@ -209,9 +214,6 @@ func (s *Server) partnerSubLookup(w http.ResponseWriter, r *http.Request) (*Part
 }
 
 func (s *Server) partnerSubGet(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "partner") || !s.partnerAuthorized(w, r) {
-		return
-	}
 	x, ok := s.partnerSubLookup(w, r)
 	if !ok {
 		return
@@ -236,9 +238,6 @@ func (s *Server) partnerSubList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) partnerSubUpdate(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "partner") || !s.partnerAuthorized(w, r) {
-		return
-	}
 	x, ok := s.partnerSubLookup(w, r)
 	if !ok {
 		return
@@ -281,9 +280,6 @@ func (s *Server) partnerSubUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) partnerSubDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.gate(w, r, "partner") || !s.partnerAuthorized(w, r) {
-		return
-	}
 	x, ok := s.partnerSubLookup(w, r)
 	if !ok {
 		return

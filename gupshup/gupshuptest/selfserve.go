@@ -52,15 +52,12 @@ func (h *selfServe) session(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dest := form["destination"]
-	raw, present := form["message"]
-	if !present || raw == "" {
-		h.refuse(w, http.StatusBadRequest, dest, "Invalid message: missing", 0)
+	raw, ok := h.required(w, form, "message")
+	if !ok {
 		return
 	}
 	kind, problem := checkSelfServeMessage(raw)
-	if problem != "" {
-		h.refuse(w, http.StatusBadRequest, dest, "Invalid message: "+problem, 0)
+	if h.invalid(w, form, "message", problem) {
 		return
 	}
 	h.submit(w, http.StatusOK, form, kind, "", -1)
@@ -71,30 +68,42 @@ func (h *selfServe) template(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dest := form["destination"]
-	raw, present := form["template"]
-	if !present || raw == "" {
-		h.refuse(w, http.StatusBadRequest, dest, "Invalid template: missing", 0)
+	raw, ok := h.required(w, form, "template")
+	if !ok {
 		return
 	}
 	id, params, problem := checkSelfServeTemplate(raw)
-	if problem != "" {
-		h.refuse(w, http.StatusBadRequest, dest, "Invalid template: "+problem, 0)
+	if h.invalid(w, form, "template", problem) {
 		return
 	}
-	if pb, present := form["postbackTexts"]; present {
-		if problem := checkSelfServePostbacks(pb); problem != "" {
-			h.refuse(w, http.StatusBadRequest, dest, "Invalid postbackTexts: "+problem, 0)
-			return
-		}
+	if pb, present := form["postbackTexts"]; present && h.invalid(w, form, "postbackTexts", checkSelfServePostbacks(pb)) {
+		return
 	}
-	if m, present := form["message"]; present {
-		if problem := checkSelfServeTemplateMedia(m); problem != "" {
-			h.refuse(w, http.StatusBadRequest, dest, "Invalid message: "+problem, 0)
-			return
-		}
+	if m, present := form["message"]; present && h.invalid(w, form, "message", checkSelfServeTemplateMedia(m)) {
+		return
 	}
 	h.submit(w, http.StatusAccepted, form, "template", id, params)
+}
+
+// required returns the form field name, or refuses the send as Gupshup
+// does when it is missing or empty.
+func (h *selfServe) required(w http.ResponseWriter, form map[string]string, name string) (string, bool) {
+	v := form[name]
+	if v == "" {
+		h.refuse(w, http.StatusBadRequest, form["destination"], "Invalid "+name+": missing", 0)
+		return "", false
+	}
+	return v, true
+}
+
+// invalid refuses the send when problem says what is wrong with the field
+// name, and reports whether it did.
+func (h *selfServe) invalid(w http.ResponseWriter, form map[string]string, name, problem string) bool {
+	if problem == "" {
+		return false
+	}
+	h.refuse(w, http.StatusBadRequest, form["destination"], "Invalid "+name+": "+problem, 0)
+	return true
 }
 
 // admit runs what every send meets before its content is looked at: the

@@ -33,9 +33,10 @@ type EventRequest struct {
 	Code       int
 	Reason     string
 	// Decision for a failed event, made by the caller from the code before
-	// the call: "resend", "fallback" (resend with the fallback template) or
-	// "dead". Deciding first keeps the record change and the decision one
-	// atomic step.
+	// the call: "resend", "throttle" (resend after a rate limit, which uses
+	// no attempt: see ThrottledResends), "fallback" (resend with the
+	// fallback template) or "dead". Deciding first keeps the record change
+	// and the decision one atomic step.
 	Decision string
 }
 
@@ -95,9 +96,21 @@ if ARGV[6] == 'dead' then
 end
 local fb = '0'
 if ARGV[6] == 'fallback' then fb = '1' end
+if ARGV[6] == 'throttle' then redis.call('HINCRBY', k, 'thr', 1) end
 redis.call('HSET', k, 'st', 'retry', 'n', n + 1, 'rs', gs, 'fb', fb, 'c', ARGV[4], 'r', ARGV[5], 'ts', now)
 return follow('resend', n + 1)
 `)
+
+// ThrottledResends is how many of the message's generations were resends
+// after a rate-limit callback (Decision "throttle"). Those used no attempt:
+// the attempts a message has made are its generation minus these.
+func (s *Store) ThrottledResends(ctx context.Context, messageID string) (int, error) {
+	n, err := s.rdb.HGet(ctx, MessageKey(messageID), "thr").Int()
+	if err != nil && err != redis.Nil {
+		return 0, fmt.Errorf("throttled resends of message %s: %w", messageID, err)
+	}
+	return n, nil
+}
 
 // ApplyEvent records a callback event and says what must follow.
 func (s *Store) ApplyEvent(ctx context.Context, e EventRequest) (EventResult, error) {

@@ -188,7 +188,7 @@ func (p *Processor) applyTo(ctx context.Context, msgID string, gen int, ev gupsh
 	return nil
 }
 
-// decide turns a failed event into "resend", "fallback" or "dead" before
+// decide turns a failed event into "resend", "throttle", "fallback" or "dead" before
 // the record changes, so that the change and the decision are one step.
 func (p *Processor) decide(ctx context.Context, msgID string, gen int, ev gupshup.Event, v retry.Verdict) (string, time.Duration, error) {
 	if v.ClosedWindow {
@@ -205,8 +205,17 @@ func (p *Processor) decide(ctx context.Context, msgID string, gen int, ev gupshu
 			}
 		}
 	}
-	// Each resend after a failed callback is one attempt of the message.
-	d := p.policy.Decide(v, gen)
+	if v.Class == retry.Throttled {
+		// A rate limit says nothing about the message: resent after the
+		// backoff, with no attempt used.
+		return "throttle", p.policy.Decide(v, gen).Delay, nil
+	}
+	// Each other resend after a failed callback is one attempt.
+	throttled, err := p.store.ThrottledResends(ctx, msgID)
+	if err != nil {
+		return "", 0, err
+	}
+	d := p.policy.Decide(v, gen-throttled)
 	if d.Action == retry.GiveUp {
 		return "dead", 0, nil
 	}

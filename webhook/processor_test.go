@@ -390,6 +390,45 @@ func TestUnknownCodeRetriedBoundedAcrossGenerations(t *testing.T) {
 	}
 }
 
+// Rate-limit callbacks (Meta's throughput, pair rate, Gupshup's 4001) say
+// nothing about the message: their resends use no attempt, so a message
+// throttled three times still gets all MaxAttempts of a retryable failure.
+func TestThrottledCallbacksUseNoAttempt(t *testing.T) {
+	e := newEnv(t, slowPolicy)
+	s := templateSend("m1")
+	throttles := []int{130429, 131056, 4001}
+	gen := 0
+	for _, code := range throttles {
+		gs := fmt.Sprintf("gs-%d", gen)
+		e.submitted(s, gen, gs)
+		e.apply(failed(gs, code))
+		if st := e.record("m1").State; st != store.StateRetry {
+			t.Fatalf("after throttle %d: %s", code, st)
+		}
+		gen++
+	}
+	if n, err := e.store.ThrottledResends(bg, "m1"); err != nil || n != len(throttles) {
+		t.Fatalf("throttled resends %d, %v", n, err)
+	}
+	attempts := 0
+	for ; e.record("m1").State != store.StateDead; gen++ {
+		if attempts >= slowPolicy.MaxAttempts {
+			t.Fatalf("attempt %d of at most %d", attempts+1, slowPolicy.MaxAttempts)
+		}
+		gs := fmt.Sprintf("gs-%d", gen)
+		e.submitted(s, gen, gs)
+		e.apply(failed(gs, 4002))
+		attempts++
+	}
+	if attempts != slowPolicy.MaxAttempts {
+		t.Fatalf("dead after %d attempts past the throttles, want %d", attempts, slowPolicy.MaxAttempts)
+	}
+	dls, _ := e.store.DeadLetters(bg, "camp")
+	if len(dls) != 1 || dls[0].Code != 4002 || dls[0].Generation != len(throttles)+slowPolicy.MaxAttempts-1 {
+		t.Fatalf("dead letters %+v", dls)
+	}
+}
+
 func mux(h *webhook.Handler) *http.ServeMux {
 	m := http.NewServeMux()
 	h.Register(m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,24 +21,27 @@ type Item struct {
 	Ref any
 }
 
-// Batching of the duplicate check: up to batchSize items share one
-// pipelined round trip, and a worker waits at most batchLinger for a batch to
-// fill, so a slow source costs a little latency, never a stall.
+// Batching: up to batchSize items share one pipelined round trip for the
+// duplicate check and one script call per queue for the enqueue (see
+// batch.go), and a worker waits at most batchLinger for a batch to fill, so
+// a slow source costs a little latency, never a stall.
 const (
-	batchSize   = 64
+	batchSize   = 256
 	batchLinger = 2 * time.Millisecond
 )
 
 // EnqueueAll enqueues every item received from in until in is closed, with
-// workers goroutines sharing the Producer's asynq client (asynq v0.26 has no
-// batch enqueue, so throughput comes from concurrency; the Redis pool must
-// have at least workers connections, see OpenProducer).
+// workers goroutines (the Redis pool must have at least workers
+// connections, see OpenProducer).
 //
 // Each worker takes a batch of items, checks them for send records and
-// existing tasks in one pipelined round trip, then enqueues the rest one by
-// one. onResult is called exactly once per item, with the same arguments
-// Enqueue would return; calls are serialized, so onResult needs no locking,
-// but it should be quick since the workers wait for it.
+// existing tasks in one pipelined round trip, then enqueues the rest of each
+// queue in one script call that writes what asynq's own enqueue writes
+// (batch.go); a task the script cannot write (a scheduled one) is enqueued
+// through asynq's client on its own. onResult is called exactly once per
+// item, with the same arguments Enqueue would return; calls are serialized,
+// so onResult needs no locking, but it should be quick since the workers
+// wait for it.
 //
 // A Redis error that may pass by itself (a lost connection, a restarting
 // server still loading its data, a failover) is retried with backoff for up
@@ -60,24 +64,36 @@ func (p *Producer) EnqueueAll(ctx context.Context, in <-chan Item, workers int, 
 		onResult(it, r, err)
 	}
 	client := p.bulkClient()
+	var collecting sync.Mutex
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() { p.enqueueWorker(ctx, client, in, report) })
+		wg.Go(func() { p.enqueueWorker(ctx, client, in, &collecting, report) })
 	}
 	wg.Wait()
 }
 
-func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <-chan Item, report func(Item, Result, error)) {
+func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <-chan Item, collecting *sync.Mutex, report func(Item, Result, error)) {
 	items := make([]Item, 0, batchSize)
 	jobs := make([]job, 0, batchSize)
+	msgs := make([]asynqMessage, 0, batchSize)
+	ok := make([]bool, 0, batchSize)
+	// The jobs bound for the batch script, and their messages, by queue.
+	byQueue := make(map[string][]*job, len(queueNames))
+	msgsOf := make(map[string][]asynqMessage, len(queueNames))
+	var register []string
+	var call batchCall
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		// One worker collects at a time, so that a batch fills up
+		// instead of the items being dealt out to every idle worker.
+		collecting.Lock()
 		items = collect(in, items[:0], timer)
+		collecting.Unlock()
 		if len(items) == 0 {
 			return
 		}
-		jobs = jobs[:0]
+		jobs, msgs, ok, register = jobs[:0], msgs[:0], ok[:0], register[:0]
 		for _, it := range items {
 			if err := ctx.Err(); err != nil {
 				report(it, Result{}, err)
@@ -89,17 +105,25 @@ func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <
 				continue
 			}
 			j.item = it
-			jobs = append(jobs, j)
+			m, batch := batchMessage(&j, it.Opts)
+			if batch && !slices.Contains(register, j.queue) {
+				register = append(register, j.queue)
+			}
+			jobs, msgs, ok = append(jobs, j), append(msgs, m), append(ok, batch)
 		}
 		if len(jobs) == 0 {
 			continue
 		}
 		var found []Result
 		err := retryTransient(ctx, func() (err error) {
-			found, err = p.lookup(ctx, jobs)
+			found, err = p.lookup(ctx, jobs, ok, register...)
 			return err
 		})
-		for i, j := range jobs {
+		for q := range byQueue {
+			byQueue[q], msgsOf[q] = byQueue[q][:0], msgsOf[q][:0]
+		}
+		for i := range jobs {
+			j := &jobs[i]
 			switch {
 			case err != nil:
 				report(j.item, Result{TaskID: j.taskID}, err)
@@ -107,22 +131,36 @@ func (p *Producer) enqueueWorker(ctx context.Context, client *asynq.Client, in <
 				report(j.item, found[i], nil)
 			case ctx.Err() != nil:
 				report(j.item, Result{TaskID: j.taskID}, ctx.Err())
+			case ok[i]:
+				byQueue[j.queue] = append(byQueue[j.queue], j)
+				msgsOf[j.queue] = append(msgsOf[j.queue], msgs[i])
 			default:
-				var r Result
-				tries := 0
-				err := retryTransient(ctx, func() (err error) {
-					tries++
-					r, err = p.enqueueWith(ctx, client, j)
-					return err
-				})
-				if err == nil && tries > 1 && r.Outcome == DuplicateTask {
-					// The try that failed on the way back had added it.
-					r = Result{Outcome: Enqueued, TaskID: j.taskID, Queue: j.queue}
-				}
-				report(j.item, r, err)
+				p.enqueueOne(ctx, client, *j, report)
+			}
+		}
+		for _, q := range queueNames {
+			if b := byQueue[q]; len(b) > 0 {
+				p.enqueueBatch(ctx, &call, q, b, msgsOf[q], report)
 			}
 		}
 	}
+}
+
+// enqueueOne enqueues j through asynq's client, for a task the batch script
+// cannot write (see composeMessage).
+func (p *Producer) enqueueOne(ctx context.Context, client *asynq.Client, j job, report func(Item, Result, error)) {
+	var r Result
+	tries := 0
+	err := retryTransient(ctx, func() (err error) {
+		tries++
+		r, err = p.enqueueWith(ctx, client, j)
+		return err
+	})
+	if err == nil && tries > 1 && r.Outcome == DuplicateTask {
+		// The try that failed on the way back had added it.
+		r = Result{Outcome: Enqueued, TaskID: j.taskID, Queue: j.queue}
+	}
+	report(j.item, r, err)
 }
 
 // How EnqueueAll rides out a passing Redis failure: a restart takes a

@@ -137,7 +137,7 @@ func (p *Producer) Enqueue(ctx context.Context, s *Send, opts ...Option) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	found, err := p.lookup(ctx, []job{j})
+	found, err := p.lookup(ctx, []job{j}, nil)
 	if err != nil {
 		return Result{TaskID: j.taskID}, err
 	}
@@ -167,16 +167,17 @@ func prepareProduced(s *Send, opts []Option) (job, error) {
 	return prepareSend(s, opts)
 }
 
-// bulkClient is the asynq client of EnqueueAll, made on first use.
+// bulkClient is the asynq client of EnqueueAll, made on first use, for the
+// tasks the batch script does not write (scheduled ones, see batch.go).
 //
-// asynq has no batch enqueue, and each Enqueue is a round trip of its own:
-// a campaign's workers, and Redis with them, spent most of their CPU in the
-// system calls of one small command at a time. This client sends the same
-// commands through go-redis's autopipeliner, which writes those of all
-// workers to Redis in shared pipelines: the same scripts, each worker's in
-// its order, each with its own reply, for about half the CPU on both sides
-// (BENCHMARKS.md, "Enqueue"). A client that cannot autopipeline (a Ring)
-// is used as it is. The autopipeliner lives as long as the Redis client.
+// Each asynq Enqueue is a round trip of its own, and a campaign's workers,
+// and Redis with them, spent most of their CPU in the system calls of one
+// small command at a time. This client sends the same commands through
+// go-redis's autopipeliner, which writes those of all workers to Redis in
+// shared pipelines: the same scripts, each worker's in its order, each with
+// its own reply, for about half the CPU on both sides. A client that cannot
+// autopipeline (a Ring) is used as it is. The autopipeliner lives as long as
+// the Redis client.
 func (p *Producer) bulkClient() *asynq.Client {
 	p.bulkOnce.Do(func() {
 		p.bulk = p.client
@@ -202,39 +203,193 @@ func (p *Producer) enqueueWith(ctx context.Context, c *asynq.Client, j job) (Res
 	return Result{Outcome: Enqueued, TaskID: j.taskID, Queue: info.Queue, Info: info}, nil
 }
 
-// lookup finds, in one pipelined round trip for the whole batch, the
-// messages that already have a send record or a task in any known queue.
-// asynq itself only refuses a task id already present in the same queue, so
-// without this a message sent to "bulk" could be enqueued again in
-// "critical". A zero Result means "not found".
-func (p *Producer) lookup(ctx context.Context, jobs []job) ([]Result, error) {
-	pipe := p.rdb.Pipeline()
-	per := 1 + len(queueNames)
-	cmds := make([]*redis.IntCmd, 0, len(jobs)*per)
-	for _, j := range jobs {
-		cmds = append(cmds, pipe.Exists(ctx, store.MessageKey(j.msgID)))
-		for _, q := range queueNames {
-			cmds = append(cmds, pipe.Exists(ctx, asynqTaskKey(q, j.taskID)))
+// lookup finds the messages of a batch that already have a send record or
+// a task in any known queue. asynq itself only refuses a task id already
+// present in the same queue, so without this a message sent to "bulk" could
+// be enqueued again in "critical". A zero Result means "not found".
+//
+// One pipelined round trip asks how many of each kind of key exist, which
+// Redis answers for a whole batch at a fraction of an EXISTS per key; only
+// a kind of which some exist is asked for again key by key, in a second
+// round trip. On a cluster (or a ring) each send record, which has a hash
+// slot of its own, is asked for alone in the first.
+//
+// ownChecked[i] (if ownChecked is not nil) says that jobs[i] goes to the
+// batch script, which checks the job's own queue itself, so that the lookup
+// need not: the duplicate is then reported by the script, in the same queue
+// (or, should the task be in another queue as well, there). register names queues to add to asynq's set of queues in the same
+// round trip, as asynq's enqueue does before its script (the batch script
+// cannot: on a cluster the set is in another hash slot).
+func (p *Producer) lookup(ctx context.Context, jobs []job, ownChecked []bool, register ...string) ([]Result, error) {
+	// kinds[0] the send records, then the task keys of each queue.
+	kinds := make([]existKind, 1+len(queueNames))
+	for k := range kinds {
+		kinds[k].keys = make([]string, 0, len(jobs))
+		kinds[k].of = make([]int, 0, len(jobs))
+	}
+	kinds[0].alone = !p.oneNode()
+	for i := range jobs {
+		kinds[0].add(store.MessageKey(jobs[i].msgID), i)
+		for k, q := range queueNames {
+			if ownChecked == nil || !ownChecked[i] || jobs[i].queue != q {
+				kinds[1+k].add(asynqTaskKey(q, jobs[i].taskID), i)
+			}
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	fail := func(err error) ([]Result, error) {
 		return nil, fmt.Errorf("redis: check for existing messages: %w", err)
+	}
+	pipe := p.rdb.Pipeline()
+	for k := range kinds {
+		kinds[k].ask(ctx, pipe)
+	}
+	if len(register) > 0 {
+		args := make([]any, len(register))
+		for i, q := range register {
+			args[i] = q
+		}
+		pipe.SAdd(ctx, asynqQueuesKey, args...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fail(err)
+	}
+	again := false
+	pipe = p.rdb.Pipeline()
+	for k := range kinds {
+		more, err := kinds[k].askAgain(ctx, pipe)
+		if err != nil {
+			return fail(err)
+		}
+		again = again || more
+	}
+	if again {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	found := make([][]bool, len(kinds))
+	for k := range kinds {
+		found[k] = make([]bool, len(jobs))
+		if err := kinds[k].hits(found[k]); err != nil {
+			return fail(err)
+		}
 	}
 	out := make([]Result, len(jobs))
 	for i, j := range jobs {
-		c := cmds[i*per : (i+1)*per]
-		if c[0].Val() > 0 {
+		if found[0][i] {
 			out[i] = Result{Outcome: AlreadyHandled, TaskID: j.taskID}
 			continue
 		}
 		for k, q := range queueNames {
-			if c[1+k].Val() > 0 {
+			if found[1+k][i] {
 				out[i] = Result{Outcome: DuplicateTask, TaskID: j.taskID, Queue: q}
 				break
 			}
 		}
 	}
 	return out, nil
+}
+
+// existKind is one kind of key lookup asks about, with the job of each.
+type existKind struct {
+	keys  []string
+	of    []int
+	alone bool // in different hash slots: an EXISTS each
+
+	count  *redis.IntCmd   // how many of keys exist
+	each   []*redis.IntCmd // alone
+	detail *redis.Cmd      // existScript, when count was not 0
+}
+
+func (k *existKind) add(key string, job int) {
+	k.keys = append(k.keys, key)
+	k.of = append(k.of, job)
+}
+
+// ask queues the first question on pipe.
+func (k *existKind) ask(ctx context.Context, pipe redis.Pipeliner) {
+	switch {
+	case len(k.keys) == 0:
+	case k.alone && len(k.keys) > 1:
+		k.each = make([]*redis.IntCmd, len(k.keys))
+		for i, key := range k.keys {
+			k.each[i] = pipe.Exists(ctx, key)
+		}
+	default:
+		k.count = pipe.Exists(ctx, k.keys...)
+	}
+}
+
+// askAgain queues the question key by key on pipe if the first answer
+// calls for it, and tells whether it did.
+func (k *existKind) askAgain(ctx context.Context, pipe redis.Pipeliner) (bool, error) {
+	if k.count == nil || len(k.keys) == 1 {
+		return false, nil
+	}
+	if n, err := k.count.Result(); err != nil || n == 0 {
+		return false, err
+	}
+	// EVAL rather than EVALSHA: a pipeline cannot fall back on NOSCRIPT,
+	// and the script is short.
+	k.detail = pipe.Eval(ctx, existScript, k.keys)
+	return true, nil
+}
+
+// hits sets found[job] for each job whose key exists.
+func (k *existKind) hits(found []bool) error {
+	switch {
+	case k.detail != nil:
+		v, err := k.detail.Int64Slice()
+		if err == nil && len(v) != len(k.keys) {
+			err = fmt.Errorf("%d answers for %d keys", len(v), len(k.keys))
+		}
+		if err != nil {
+			return err
+		}
+		for i, n := range v {
+			found[k.of[i]] = found[k.of[i]] || n > 0
+		}
+	case k.each != nil:
+		for i, c := range k.each {
+			n, err := c.Result()
+			if err != nil {
+				return err
+			}
+			found[k.of[i]] = found[k.of[i]] || n > 0
+		}
+	case k.count != nil:
+		// A single key, or none of them exists.
+		n, err := k.count.Result()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			found[k.of[0]] = true
+		}
+	}
+	return nil
+}
+
+// existScript says which of KEYS exist, one 0 or 1 per key, in one command
+// instead of an EXISTS per key on both sides. The keys must share a hash
+// slot on a cluster: the send records are never asked for this way there.
+const existScript = `
+local out = {}
+for i, k in ipairs(KEYS) do
+	out[i] = redis.call("EXISTS", k)
+end
+return out
+`
+
+// oneNode reports whether every key is on the same Redis server, so that a
+// command or a script may take keys of different hash slots: not on a
+// Redis Cluster or a Ring.
+func (p *Producer) oneNode() bool {
+	switch p.rdb.(type) {
+	case *redis.ClusterClient, *redis.Ring:
+		return false
+	}
+	return true
 }
 
 // asynqTaskKey is where asynq v0.26 keeps a task (internal/base.TaskKey). It

@@ -154,6 +154,9 @@ func checkID(field, v string, limit int, required bool) error {
 	if len(v) > limit {
 		return invalid(field, "is %d bytes long, at most %d allowed", len(v), limit)
 	}
+	if plainASCII(v) {
+		return nil
+	}
 	if !utf8.ValidString(v) {
 		return invalid(field, "not valid UTF-8")
 	}
@@ -168,6 +171,18 @@ func checkID(field, v string, limit int, required bool) error {
 		}
 	}
 	return nil
+}
+
+// plainASCII reports whether v is printable ASCII without space or braces,
+// which almost every id is: checkID then needs no Unicode tables, which cost
+// a tenth of the enqueuer's CPU on a campaign.
+func plainASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x7f || c == '{' || c == '}' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkFamily(f gupshup.Family) error {

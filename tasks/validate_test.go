@@ -54,6 +54,8 @@ func TestSendValidate(t *testing.T) {
 		{"message_id tab", templateSend, func(s *Send) { s.MessageID = "a\tb" }, "message_id", "whitespace"},
 		{"message_id nbsp", templateSend, func(s *Send) { s.MessageID = "a\u00a0b" }, "message_id", "whitespace"},
 		{"message_id control", templateSend, func(s *Send) { s.MessageID = "a\x00b" }, "message_id", "unprintable"},
+		{"message_id DEL", templateSend, func(s *Send) { s.MessageID = "a\x7fb" }, "message_id", "unprintable"},
+		{"message_id non-ASCII ok", templateSend, func(s *Send) { s.MessageID = "commande-été-42" }, "", ""},
 		{"message_id brace", templateSend, func(s *Send) { s.MessageID = "a}b" }, "message_id", "hash tags"},
 		{"message_id bad utf8", templateSend, func(s *Send) { s.MessageID = "a\xffb" }, "message_id", "UTF-8"},
 

@@ -26,9 +26,13 @@ func New(w io.Writer, format, level string) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-// FromEnv builds the logger from LOG_FORMAT and LOG_LEVEL, writing to stderr.
-func FromEnv(component string) zerolog.Logger {
-	return New(os.Stderr, os.Getenv("LOG_FORMAT"), os.Getenv("LOG_LEVEL")).With().Str("component", component).Logger()
+// FromEnv builds the logger of a process named service from LOG_FORMAT and
+// LOG_LEVEL, writing to stderr. The name goes under "service": "component"
+// is left to the parts of the process, since zerolog appends a field
+// again rather than replace it, and a key twice in a line is read
+// differently by every log collector.
+func FromEnv(service string) zerolog.Logger {
+	return New(os.Stderr, os.Getenv("LOG_FORMAT"), os.Getenv("LOG_LEVEL")).With().Str("service", service).Logger()
 }
 
 // Mask hides the middle of a phone number, keeping the country code and the

@@ -5,8 +5,9 @@
 // A wait of up to MaxWait is waited out by the caller, since a task that is
 // handed back costs a trip through Redis and the scheduler, far more than a
 // short sleep. A longer wait is not waited: the token is given back and the
-// caller learns the delay, so the task can be rescheduled without using an
-// attempt and without holding a worker slot.
+// caller learns the delay (its place in line behind the callers turned
+// away before it, when others wait), so the task can be rescheduled
+// without using an attempt and without holding a worker slot.
 //
 // Burst defaults to 1. A token bucket lets through up to burst + rate×T
 // events in a window of length T; with burst 1 each send leaves at least

@@ -16,8 +16,12 @@ type Limiter interface {
 	// ctx's deadline.
 	//
 	// When the wait would be longer it takes nothing and returns at once
-	// with retryAfter > 0, the delay after which a token should be free;
-	// callers behind it are not pushed back.
+	// with retryAfter > 0, the delay after which a token should be free
+	// for this caller: when others already wait for the key, the callers
+	// turned away line up behind them and behind each other, about a
+	// token interval apart (see lineGap), so that a backlog far larger than what MaxWait holds
+	// comes back at the rate it can be served, not all at once. Taking
+	// nothing, it pushes back no caller that waits.
 	//
 	// When ctx ends during the wait, the token is given back and ctx's
 	// error is returned.

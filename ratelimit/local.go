@@ -15,6 +15,8 @@ import (
 type Local struct {
 	limit rate.Limit
 	cfg   config
+	// interval is the time between two tokens, 1/limit.
+	interval time.Duration
 
 	keys      sync.Map // string -> *bucket
 	size      atomic.Int64
@@ -34,6 +36,9 @@ type bucket struct {
 	// caller that found it just before must look the key up again, or two
 	// buckets would be handing out tokens for one key.
 	gone bool
+	// line is when the last caller turned away behind waiting ones was
+	// told to come back (see turnAway).
+	line time.Time
 }
 
 var _ Limiter = (*Local)(nil)
@@ -50,7 +55,7 @@ func New(limit rate.Limit, opts ...Option) *Local {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	l := &Local{limit: limit, cfg: cfg}
+	l := &Local{limit: limit, cfg: cfg, interval: time.Duration(float64(time.Second) / float64(limit))}
 	l.lastSweep.Store(time.Now().UnixNano())
 	return l
 }
@@ -78,8 +83,9 @@ func (l *Local) Wait(ctx context.Context, key string) (time.Duration, error) {
 	delay := r.DelayFrom(now)
 	if delay > maxWait {
 		r.CancelAt(now)
+		retryAfter := b.turnAway(now, delay, l.interval)
 		b.mu.Unlock()
-		return delay, nil
+		return retryAfter, nil
 	}
 	b.used = now
 	b.mu.Unlock()
@@ -99,6 +105,45 @@ func (l *Local) Wait(ctx context.Context, key string) (time.Duration, error) {
 		return 0, ctx.Err()
 	}
 }
+
+// turnAway returns the retryAfter of a caller whose token would come
+// delay from now, too late to wait for; it holds b's lock.
+//
+// A token more than an interval away means callers are waiting for the
+// ones before it: the key is oversubscribed. Were every caller turned away
+// then told the same delay, they would all come back at once, a few would
+// find room in the queue and the rest would be turned away again, over and
+// over: with SEND_RATE 5 and 50 handlers, thousands of hand-backs for a
+// hundred sends. So the callers turned away line up behind the waiting
+// ones and behind each other, and come back about when a token is free for
+// them: the hand-backs follow the rate. The line is advice only: it takes
+// no token, so the rate and the schedule of the callers that wait are as
+// they would be without it.
+//
+// With nobody waiting, the next token is the truth for every caller: none
+// of them is behind another.
+func (b *bucket) turnAway(now time.Time, delay, interval time.Duration) time.Duration {
+	// The microsecond absorbs the float arithmetic of rate.Limiter.
+	if delay <= interval+time.Microsecond {
+		return delay
+	}
+	at := now.Add(delay)
+	if next := b.line.Add(lineGap(interval)); next.After(at) {
+		at = next
+	}
+	b.line = at
+	return at.Sub(now)
+}
+
+// lineGap is the spacing of the line of callers turned away: two thirds
+// of the interval between tokens. Callers come back later than told, never
+// sooner (the worker adds jitter of up to half the delay, asynq's
+// scheduler looks once a second), so a line spaced at the rate would come
+// back thinner than the rate and leave a fifth of the tokens unused. Two
+// thirds of an interval apart, about one and a half come back per token:
+// the queue of waiting callers stays fed, and the one that finds no room
+// lines up again, about one hand-back per send.
+func lineGap(interval time.Duration) time.Duration { return max(interval*2/3, time.Microsecond) }
 
 // Len is the number of keys held, for metrics.
 func (l *Local) Len() int { return int(l.size.Load()) }

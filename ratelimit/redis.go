@@ -26,9 +26,10 @@ import (
 // part and skew between hosts changes nothing.
 //
 // Like Local, a wait of up to MaxWait is reserved in Redis and waited out
-// here; a longer one reserves nothing and comes back as retryAfter. A
-// caller whose context ends during the wait gives its slot back (see
-// release for when that is possible).
+// here; a longer one reserves nothing and comes back as retryAfter, which
+// places the caller behind the others turned away while callers wait (see
+// reserve). A caller whose context ends during the wait gives its slot
+// back (see release for when that is possible).
 //
 // When Redis fails, Wait takes nothing and returns ErrorDelay as
 // retryAfter with a nil error: the task is handed back without using an
@@ -100,15 +101,24 @@ func RedisKey(key string) string { return store.Prefix + "rate:{" + key + "}" }
 // microseconds. ARGV[1] is the interval between tokens and ARGV[2] the
 // burst. It returns {1, wait, tat} when it reserved the token, to be used
 // after wait microseconds, tat being the TAT it left behind (the receipt
-// release needs), or {0, wait, 0} when the wait was too long and nothing
+// release needs), or {0, retry, 0} when the wait was too long and no token
 // was taken.
+//
+// A refused caller is told retry as Local.turnAway tells it: the wait for
+// the next token when nobody waits ahead of it, and otherwise a place in
+// the line of refused callers, lineGap behind the last one, so that
+// a fleet's backlog comes back at the rate the key serves it. The line is
+// kept in the same string as the TAT, as "<tat>:<line>", so that every
+// script still touches one key; it takes no token, so the TAT and every
+// bound on the rate are as they would be without it.
 //
 // Numbers are kept as integer microseconds: about 1.8e15 today, exact in
 // Lua's doubles (below 2^53) until the year 2255. They are written with
 // %.0f, since Redis would turn a Lua number into a string with %.14g and
-// lose the last digits. A key lives while its TAT is ahead of now, that is
-// while its bucket is not full; an expired key and a full bucket are the
-// same thing, so idle keys cost no memory.
+// lose the last digits. A key lives while its TAT or its line is ahead of
+// now, that is while its bucket is not full or refused callers are still
+// due back; an expired key and a full bucket are the same thing, so idle
+// keys cost no memory.
 //
 // TIME makes the script non-deterministic, which Redis 5 and later
 // replicate by effects (the SET) by default; replicate_commands asks for
@@ -118,26 +128,52 @@ if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
-if tat < now then
-	tat = now
+local v = redis.call('GET', KEYS[1]) or ''
+local tat, line = 0, 0
+local sep = string.find(v, ':', 1, true)
+if sep then
+	tat = tonumber(string.sub(v, 1, sep - 1)) or 0
+	line = tonumber(string.sub(v, sep + 1)) or 0
+else
+	tat = tonumber(v) or 0
 end
-local new_tat = tat + interval
+local base = tat
+if base < now then
+	base = now
+end
+local new_tat = base + interval
 local wait = new_tat - tonumber(ARGV[2]) * interval - now
 if wait < 0 then
 	wait = 0
 end
 if wait > tonumber(ARGV[3]) then
-	return {0, wait, 0}
+	if wait <= interval then
+		return {0, wait, 0}
+	end
+	-- Callers wait ahead (so tat is ahead of now): line up behind the
+	-- last one turned away, as lineGap spaces them.
+	local at = now + wait
+	local gap = math.max(math.floor(interval * 2 / 3), 1)
+	if line + gap > at then
+		at = line + gap
+	end
+	redis.call('SET', KEYS[1], string.format('%.0f:%.0f', tat, at), 'PX', math.ceil((math.max(tat, at) - now) / 1000) + 1)
+	return {0, at - now, 0}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+local val, keep = string.format('%.0f', new_tat), new_tat
+if line > now then
+	val = val .. string.format(':%.0f', line)
+	keep = math.max(keep, line)
+end
+redis.call('SET', KEYS[1], val, 'PX', math.ceil((keep - now) / 1000) + 1)
 return {1, wait, new_tat}
 `)
 
 // release gives back the token whose reservation left ARGV[1] as the TAT,
 // ARGV[2] being the interval, if no later reservation has moved the TAT
 // since: it then moves the TAT back by one interval, so that the next
-// caller takes the given-back slot. Otherwise it does nothing.
+// caller takes the given-back slot. Otherwise it does nothing. The line of
+// refused callers, if any, is kept as it is.
 //
 // Later callers already sleep towards their own slots, so a hole in the
 // middle of the schedule could only be filled by a second caller in one
@@ -153,15 +189,24 @@ return {1, wait, new_tat}
 // The TTL is kept, so the key may outlive its full bucket by one interval,
 // which is harmless: a TAT in the past reads as a full bucket anyway.
 var release = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if not v then
+	return 0
+end
+local tat, rest = v, ''
+local sep = string.find(v, ':', 1, true)
+if sep then
+	tat, rest = string.sub(v, 1, sep - 1), string.sub(v, sep)
+end
+if tat ~= ARGV[1] then
 	return 0
 end
 local ttl = redis.call('PTTL', KEYS[1])
-local tat = string.format('%.0f', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local back = string.format('%.0f', tonumber(ARGV[1]) - tonumber(ARGV[2])) .. rest
 if ttl > 0 then
-	redis.call('SET', KEYS[1], tat, 'PX', ttl)
+	redis.call('SET', KEYS[1], back, 'PX', ttl)
 else
-	redis.call('SET', KEYS[1], tat)
+	redis.call('SET', KEYS[1], back)
 end
 return 1
 `)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
 	"github.com/waqueue/waqueue/gupshup"
@@ -38,6 +39,10 @@ type Campaigns struct {
 	// ProbeInterval is how often a held account lets one send through as
 	// its probe; 0 turns account holds off.
 	ProbeInterval time.Duration
+	// Inspector, when set, wakes the sends a held account handed back as
+	// soon as the hold is released, instead of when their wait ends (up
+	// to holdBackMax later).
+	Inspector *asynq.Inspector
 
 	now func() time.Time
 	// cacheFor is how long a campaign state or the list of holds is
@@ -51,6 +56,12 @@ type Campaigns struct {
 	holds  map[string]store.AccountHold
 	holdAt time.Time
 	judged map[string]time.Time
+
+	// The wakes run in the background, on a context Close ends.
+	wakeMu   sync.Mutex
+	wakeCtx  context.Context
+	wakeStop context.CancelFunc
+	wakes    sync.WaitGroup
 }
 
 // AutoPause pauses a campaign whose recent outcomes are too often terminal
@@ -73,7 +84,8 @@ type cachedControl struct {
 // backlog: each task comes back after about as long as the pause has
 // lasted (at least the minimum, at most holdBackMax, plus jitter), so a
 // long pause does not churn the queue. resume wakes a campaign's tasks at
-// once; a released account's tasks are back within holdBackMax.
+// once, and a released account's tasks are woken too (wake.go); a task
+// the wake misses is back within holdBackMax.
 const (
 	pauseBackMin = 5 * time.Second
 	holdBackMax  = 5 * time.Minute
@@ -81,6 +93,9 @@ const (
 	holdTTL = 24 * time.Hour
 	// judgeEvery bounds the auto-pause evaluations per campaign and process.
 	judgeEvery = time.Second
+	// wakeTimeout bounds a wake of a released account's sends: thousands
+	// of tasks take seconds; past it the rest return when their wait ends.
+	wakeTimeout = 5 * time.Minute
 )
 
 func (c *Campaigns) clock() time.Time {
@@ -464,7 +479,50 @@ func (c *Campaigns) release(ctx context.Context, log zerolog.Logger, acct, probe
 	if ok {
 		c.noteHold(acct, nil)
 		log.Warn().Str("account", acct).Str("probe", probe).Msg("account released: its probe send went through")
+		c.wakeHeld(log, acct)
 	}
+}
+
+// wakeHeld runs now, in the background, the sends handed back while acct
+// was held, which would otherwise return only when their wait ends.
+func (c *Campaigns) wakeHeld(log zerolog.Logger, acct string) {
+	if c.Inspector == nil {
+		return
+	}
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	if c.wakeCtx == nil {
+		c.wakeCtx, c.wakeStop = context.WithCancel(context.Background())
+	}
+	if c.wakeCtx.Err() != nil {
+		return // closed
+	}
+	base := c.wakeCtx
+	c.wakes.Go(func() {
+		ctx, cancel := context.WithTimeout(base, wakeTimeout)
+		defer cancel()
+		n, err := WakeHeld(ctx, c.Inspector, acct)
+		if err != nil {
+			log.Warn().Err(err).Str("account", acct).Int("woken", n).Msg("could not wake every send handed back while the account was held; the rest return when their wait ends")
+			return
+		}
+		log.Info().Str("account", acct).Int("woken", n).Msg("sends handed back while the account was held woken")
+	})
+}
+
+// Close stops the wakes under way and waits for them: the worker calls it
+// before it closes its Redis connections.
+func (c *Campaigns) Close() {
+	if c == nil {
+		return
+	}
+	c.wakeMu.Lock()
+	if c.wakeCtx == nil {
+		c.wakeCtx, c.wakeStop = context.WithCancel(context.Background())
+	}
+	c.wakeStop()
+	c.wakeMu.Unlock()
+	c.wakes.Wait()
 }
 
 // judge pauses the campaign when its recent terminal failures pass the

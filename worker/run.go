@@ -71,7 +71,8 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		defer monitor.Close()
 	}
 	metrics := NewMetrics()
-	metrics.WatchQueues(asynq.NewInspectorFromRedisClient(rdb))
+	ins := asynq.NewInspectorFromRedisClient(rdb)
+	metrics.WatchQueues(ins)
 
 	st := store.New(rdb, store.WithTTL(cfg.RecordTTL))
 	rlLog := log.With().Str("component", "ratelimit").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second})
@@ -115,7 +116,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	// Campaign counters, pause and cancel, the auto-pause, account holds.
 	send.Campaigns = &Campaigns{Store: st, Log: log.With().Str("component", "campaign").Logger(), DefaultApp: send.DefaultApp,
 		ProbeInterval: cfg.AccountProbeInterval, AutoPause: AutoPause{Share: cfg.AutoPauseShare, Window: cfg.AutoPauseWindow,
-			Outcomes: cfg.AutoPauseOutcomes, MinOutcomes: cfg.AutoPauseMin}}
+			Outcomes: cfg.AutoPauseOutcomes, MinOutcomes: cfg.AutoPauseMin}, Inspector: ins}
+	// Before Redis closes: a wake of a released account's sends may be under way.
+	defer send.Campaigns.Close()
 	proc.Tracker = send.Campaigns
 	consent := &ConsentHandler{Clients: clients, Policy: policy, Log: log.With().Str("component", "consent").Logger()}
 	srv, handler := NewServer(redisOpt, ServerConfig{

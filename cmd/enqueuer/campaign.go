@@ -150,10 +150,14 @@ func runCampaign(ctx context.Context, c *cli, args []string) int {
 	if bar != nil {
 		bar.run()
 	}
-	sum := feed(ctx, c, log, name, rows, p, opts, f)
-	bar.finish()
+	var queued *queuedCounter
 	if book != nil {
-		book.queued(ctx, log, sum.Enqueued)
+		queued = book.countQueued(ctx, log)
+	}
+	sum := feed(ctx, c, log, name, rows, p, opts, f, queued)
+	bar.finish()
+	if _, lost := queued.close(ctx); lost > 0 {
+		log.Warn().Int64("rows", lost).Msg("some enqueued rows are missing from the campaign's queued counter: Redis failed to count them")
 	}
 	sum.print(c.stdout, f.json)
 	log.Info().Int64("read", sum.Read).Int64("enqueued", sum.Enqueued).Int64("duplicates", sum.Duplicates).

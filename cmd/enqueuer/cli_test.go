@@ -229,7 +229,7 @@ func TestCampaignStopsWhenRedisFails(t *testing.T) {
 	c := &cli{stdout: &bytes.Buffer{}, stderr: &lockedWriter{w: &bytes.Buffer{}}, getenv: func(string) string { return "" }}
 	rows := &stoppingRows{srv: srv, at: 50, total: 5000}
 	sum := feed(context.Background(), c, newLogger(c, "test"), "f.csv", rows, p,
-		[]tasks.Option{tasks.Queue(tasks.QueueBulk)}, campaignFlags{workers: 4, campaign: "c"})
+		[]tasks.Option{tasks.Queue(tasks.QueueBulk)}, campaignFlags{workers: 4, campaign: "c"}, nil)
 	if sum.fatal == nil || sum.Failed == 0 || sum.Read >= 5000 {
 		t.Fatalf("summary %+v (fatal %v): want an early stop with failed rows", sum.counts, sum.fatal)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/waqueue/waqueue/redisconn"
 	"github.com/waqueue/waqueue/store"
-	"github.com/waqueue/waqueue/tasks"
+	"github.com/waqueue/waqueue/worker"
 )
 
 // Operator commands on a running campaign: pause, resume, cancel (this
@@ -37,7 +36,8 @@ happens after the resume.
 
 With --account FAMILY/APP instead, releases an account the workers hold
 because Gupshup refused its sends as a whole (wallet low, bad credentials),
-without waiting for a probe send to succeed.
+without waiting for a probe send to succeed, and wakes the sends the
+workers handed back while it was held.
 
 Exit status: 0 resumed (or running already), 1 the campaign is cancelled
 (cancel is final), 2 usage error or Redis unreachable.`
@@ -45,9 +45,12 @@ Exit status: 0 resumed (or running already), 1 the campaign is cancelled
 const cancelAbout = `
 Cancels a campaign for good: every message not sent yet is dropped when a
 worker takes it (recorded as cancelled, counted, never sent); messages
-already accepted by Gupshup are not recalled. Waiting messages handed back
-by a pause are woken so that they are dropped now. Cancel is final: to send
-the campaign's messages after all, enqueue them under a new campaign id.
+already accepted by Gupshup are not recalled. The campaign's messages that
+wait in asynq's scheduled and retry sets (resends waiting out a backoff,
+messages handed back by a pause or a hold, a campaign scheduled for later)
+are woken so that they are dropped now, not when each is due. Cancel is
+final: to send the campaign's messages after all, enqueue them under a new
+campaign id.
 
 Exit status: 0 cancelled (or cancelled already), 2 usage error or Redis
 unreachable.`
@@ -171,19 +174,24 @@ func runControl(ctx context.Context, c *cli, cmd string, to store.CampaignState,
 			return exitUsage
 		}
 		r := controlResult{Account: account, State: "released", Changed: released}
-		if o.json {
+		// Woken even when the hold was gone already: a worker's probe may
+		// have released it a moment ago, with its wake still to come.
+		r.Woken, err = worker.WakeHeld(ctx, asynq.NewInspectorFromRedisClient(rdb), account)
+		if err != nil {
+			log.Warn().Err(err).Int("woken", r.Woken).Msg("could not wake every handed-back send; the rest return when their wait ends (5 min at most)")
+		}
+		log.Info().Str("account", account).Bool("changed", released).Int("woken", r.Woken).Msg(cmd)
+		switch {
+		case o.json:
 			printJSON(c, r)
-		} else if released {
-			fmt.Fprintf(c.stdout, "account %s released: its sends go again (those handed back return within %s)\n", account, "5m")
-		} else {
-			fmt.Fprintf(c.stdout, "account %s was not held\n", account)
+		case released:
+			fmt.Fprintf(c.stdout, "account %s released: its sends go again; %d handed-back sends woken\n", account, r.Woken)
+		default:
+			fmt.Fprintf(c.stdout, "account %s was not held; %d handed-back sends woken\n", account, r.Woken)
 		}
 		return exitOK
 	}
 
-	if reason == "" {
-		reason = "by " + operator(c)
-	}
 	changed, before, err := st.SetCampaignState(ctx, o.campaign, to, reason, operator(c))
 	if err != nil {
 		log.Error().Err(err).Msg("cannot change the campaign")
@@ -199,13 +207,19 @@ func runControl(ctx context.Context, c *cli, cmd string, to store.CampaignState,
 		}
 		return exitRejected
 	}
-	if changed && to != store.CampaignPaused {
-		// Resume and cancel: the messages a pause handed back are due only
-		// when their wait ends; run them now.
+	if to != store.CampaignPaused {
+		// The waiting messages are due only when their wait ends: run them
+		// now. Resume wakes what the pause handed back; cancel everything
+		// that waits, so that the workers drop it. Again when the state was
+		// set already: a second run is how an operator asks for it.
 		ins := asynq.NewInspectorFromRedisClient(rdb)
-		r.Woken, err = wakePaused(ins, o.campaign)
+		wake := worker.WakePaused
+		if to == store.CampaignCancelled {
+			wake = worker.WakeCampaign
+		}
+		r.Woken, err = wake(ctx, ins, o.campaign)
 		if err != nil {
-			log.Warn().Err(err).Int("woken", r.Woken).Msg("could not wake every handed-back message; the rest return when their wait ends")
+			log.Warn().Err(err).Int("woken", r.Woken).Msg("could not wake every waiting message; the rest come back when they are due")
 		}
 	}
 	log.Info().Str("campaign", o.campaign).Str("from", string(before)).Str("to", string(to)).Bool("changed", changed).Int("woken", r.Woken).Msg(cmd)
@@ -214,6 +228,8 @@ func runControl(ctx context.Context, c *cli, cmd string, to store.CampaignState,
 		return exitOK
 	}
 	switch {
+	case !changed && r.Woken > 0:
+		fmt.Fprintf(c.stdout, "campaign %s is %s already; %d waiting messages woken\n", o.campaign, to, r.Woken)
 	case !changed:
 		fmt.Fprintf(c.stdout, "campaign %s is %s already\n", o.campaign, to)
 	case to == store.CampaignPaused:
@@ -221,58 +237,10 @@ func runControl(ctx context.Context, c *cli, cmd string, to store.CampaignState,
 	case to == store.CampaignRunning:
 		fmt.Fprintf(c.stdout, "campaign %s resumed; %d handed-back messages woken\n", o.campaign, r.Woken)
 	default:
-		fmt.Fprintf(c.stdout, "campaign %s cancelled (was %s): its unsent messages are dropped as the workers take them; %d handed-back messages woken to be dropped now\n",
+		fmt.Fprintf(c.stdout, "campaign %s cancelled (was %s): its unsent messages are dropped as the workers take them; %d waiting messages woken to be dropped now\n",
 			o.campaign, before, r.Woken)
 	}
 	return exitOK
-}
-
-// wakePaused runs now the retry-set tasks of the campaign that a worker
-// handed back because the campaign was paused. Other retries of the
-// campaign (a backoff after a failure) keep their wait.
-func wakePaused(ins *asynq.Inspector, campaign string) (int, error) {
-	const pageSize = 1000
-	woken := 0
-	for _, q := range []string{tasks.QueueCritical, tasks.QueueDefault, tasks.QueueBulk} {
-		var ids []string
-		for page := 1; ; page++ {
-			list, err := ins.ListRetryTasks(q, asynq.PageSize(pageSize), asynq.Page(page))
-			if errors.Is(err, asynq.ErrQueueNotFound) {
-				break
-			}
-			if err != nil {
-				return woken, err
-			}
-			for _, t := range list {
-				if t.Type == tasks.TypeSend && strings.Contains(t.LastErr, store.HandBackPaused) && campaignOf(t.Payload) == campaign {
-					ids = append(ids, t.ID)
-				}
-			}
-			if len(list) < pageSize {
-				break
-			}
-		}
-		for _, id := range ids {
-			err := ins.RunTask(q, id)
-			switch {
-			case err == nil:
-				woken++
-			case errors.Is(err, asynq.ErrTaskNotFound):
-				// Came back by itself meanwhile.
-			default:
-				return woken, err
-			}
-		}
-	}
-	return woken, nil
-}
-
-func campaignOf(payload []byte) string {
-	var p struct {
-		CampaignID string `json:"campaign_id"`
-	}
-	json.Unmarshal(payload, &p)
-	return p.CampaignID
 }
 
 func printJSON(c *cli, v any) {

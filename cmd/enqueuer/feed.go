@@ -11,8 +11,9 @@ import (
 	"github.com/waqueue/waqueue/tasks"
 )
 
-// feed streams the rows into the producer and counts what became of each.
-func feed(ctx context.Context, c *cli, log zerolog.Logger, name string, rows rowReader, p *tasks.Producer, opts []tasks.Option, f campaignFlags) *summary {
+// feed streams the rows into the producer and counts what became of each;
+// queued (nil in a dry run) learns of every row enqueued, as it is.
+func feed(ctx context.Context, c *cli, log zerolog.Logger, name string, rows rowReader, p *tasks.Producer, opts []tasks.Option, f campaignFlags, queued *queuedCounter) *summary {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -71,6 +72,7 @@ func feed(ctx context.Context, c *cli, log zerolog.Logger, name string, rows row
 				sum.add(func() { sum.Duplicates++ })
 			case err == nil:
 				sum.add(func() { sum.Enqueued++ })
+				queued.add(1)
 			case tasks.IsValidation(err):
 				reject(it.Ref.(int), err)
 			default:

@@ -123,6 +123,7 @@ func campaignFile(t *testing.T, n int) string {
 func TestPauseResumeCancelAndStatus(t *testing.T) {
 	srv := redistest.Start(t)
 	env := testEnv(srv)
+	env["USER"] = "ops"
 	sim := startWorker(t, srv, nil, gupshuptest.Fault{Match: "*0", Code: 1002})
 	const n = 40
 	file := campaignFile(t, n)
@@ -144,11 +145,13 @@ func TestPauseResumeCancelAndStatus(t *testing.T) {
 		t.Fatalf("%d sent while paused", got)
 	}
 	v := statusOf(t, env, "spring")
-	if v.State != "paused" || v.Reason != "waiting for the go" || v.Queued != n || v.Submitted != 0 || v.Remaining != n || v.ETASeconds != nil {
+	if v.State != "paused" || v.Reason != "waiting for the go" || v.By != "enqueuer:ops" || v.Queued != n || v.Submitted != 0 || v.Remaining != n ||
+		v.ETASeconds != nil || v.WaitingRetry != n {
 		t.Fatalf("paused status %+v", v)
 	}
 	human := enqueuer(t, env, "status", "--campaign", "spring")
-	for _, want := range []string{"campaign spring: paused (waiting for the go) since", "queued", "40", "remaining", "time to finish unknown: the campaign is paused"} {
+	for _, want := range []string{"campaign spring: paused by ops at ", ": waiting for the go\n", "queued", "40", "remaining",
+		"waiting        40  due later: 40 retrying or handed back, 0 scheduled", "time to finish unknown: the campaign is paused\n"} {
 		if !strings.Contains(human.stdout, want) {
 			t.Fatalf("status lacks %q:\n%s", want, human.stdout)
 		}
@@ -179,7 +182,8 @@ func TestPauseResumeCancelAndStatus(t *testing.T) {
 		return v.Delivered == n-n/10 && v.Read == n-n/10, fmt.Sprintf("delivered %d read %d", v.Delivered, v.Read)
 	})
 	human = enqueuer(t, env, "status", "--campaign", "spring")
-	if !strings.Contains(human.stdout, "1002: 4") || !strings.Contains(human.stdout, "time to finish done") {
+	if !strings.Contains(human.stdout, "1002: 4") || !strings.Contains(human.stdout, "time to finish done") ||
+		!strings.Contains(human.stdout, "campaign spring: running (resumed by ops at ") {
 		t.Fatalf("status:\n%s", human.stdout)
 	}
 
@@ -344,7 +348,7 @@ func TestRedriveFromArchiveOrAfresh(t *testing.T) {
 	}
 	// Again: nothing more.
 	r = enqueuer(t, env, "redrive", "--campaign", "c", "--code", "1002")
-	if r.code != exitOK || !strings.Contains(r.stdout, "0 to send again") || !strings.Contains(r.stdout, "4 redriven before") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "campaign c: nothing to redrive: 5 dead letters with code 1002 (filter: --code 1002), all left alone: 4 redriven before, 1 past their expiry") {
 		t.Fatalf("again: %d %q", r.code, r.stdout)
 	}
 	if pending, _ := ins.ListPendingTasks(tasks.QueueBulk); len(pending) != 4 {

@@ -198,7 +198,8 @@ func (c *countingRows) Next() (row, error) {
 }
 
 // campaignBook is the campaign's record as the enqueuer keeps it: it
-// refuses a cancelled campaign and counts what was enqueued (queued).
+// refuses a cancelled campaign and counts what was enqueued (queued, see
+// queuedCounter).
 type campaignBook struct {
 	rdb redis.UniversalClient
 	st  *store.Store
@@ -234,15 +235,117 @@ func (b *campaignBook) open(ctx context.Context, c *cli, log zerolog.Logger) (co
 	return 0, true
 }
 
-// queued counts the tasks enqueued by this run, on a context that
-// outlives an interrupt: they are in the queue whatever happens now.
-func (b *campaignBook) queued(ctx context.Context, log zerolog.Logger, n int64) {
-	if n <= 0 {
+// How often a run adds what it enqueued to the campaign's queued counter:
+// every queuedEvery or queuedRows rows, whichever comes first, so that
+// status shows a long file's progress as it goes, in a handful of round
+// trips a second at most.
+const (
+	queuedEvery = time.Second
+	queuedRows  = 5000
+)
+
+// queuedCounter adds the rows a run enqueues to the campaign's queued
+// counter as it goes, and the rest when the run ends, however it ends.
+// Each row is handed to exactly one count: a count takes what is pending
+// and leaves zero behind, under the lock add uses.
+//
+// A count Redis fails is not tried again: a failed HINCRBY may have been
+// applied (a timeout on the reply), and counting it again could count
+// rows twice, which the campaign's counters never do. It is logged with
+// how many rows it held.
+type queuedCounter struct {
+	book  *campaignBook
+	log   zerolog.Logger
+	every time.Duration
+	rows  int64
+
+	mu      sync.Mutex
+	pending int64 // enqueued, not counted yet
+	counted int64
+	lost    int64 // in counts Redis failed
+
+	flushMu sync.Mutex // one count at a time: they come from the ticker and from close
+	kick    chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// countQueued starts counting into the book's campaign.
+func (b *campaignBook) countQueued(ctx context.Context, log zerolog.Logger) *queuedCounter {
+	q := &queuedCounter{book: b, log: log, every: queuedEvery, rows: queuedRows,
+		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	q.start(ctx)
+	return q
+}
+
+func (q *queuedCounter) start(ctx context.Context) {
+	q.wg.Go(func() {
+		t := time.NewTicker(q.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-q.stop:
+				return
+			case <-t.C:
+			case <-q.kick:
+			}
+			q.flush(ctx)
+		}
+	})
+}
+
+// add notes n rows enqueued; a nil counter (a dry run) ignores them.
+func (q *queuedCounter) add(n int64) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	q.pending += n
+	full := q.pending >= q.rows
+	q.mu.Unlock()
+	if full {
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flush counts what is pending, on a context that outlives an interrupt:
+// the tasks are in the queue whatever happens to the run.
+func (q *queuedCounter) flush(ctx context.Context) {
+	q.flushMu.Lock()
+	defer q.flushMu.Unlock()
+	q.mu.Lock()
+	n := q.pending
+	q.pending = 0
+	q.mu.Unlock()
+	if n == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := b.st.Tally(ctx, b.id, store.Tally{Kind: store.TallyQueued, N: n}); err != nil {
-		log.Warn().Err(err).Int64("enqueued", n).Msg("campaign counter queued not updated")
+	err := q.book.st.Tally(ctx, q.book.id, store.Tally{Kind: store.TallyQueued, N: n})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
+		q.lost += n
+		q.log.Warn().Err(err).Int64("rows", n).Msg("campaign counter queued not updated for these rows")
+		return
 	}
+	q.counted += n
+}
+
+// close stops the ticker and counts the rest; call it once every add is
+// done. It returns the rows counted and those lost to Redis errors.
+func (q *queuedCounter) close(ctx context.Context) (counted, lost int64) {
+	if q == nil {
+		return 0, 0
+	}
+	close(q.stop)
+	q.wg.Wait()
+	q.flush(ctx)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.counted, q.lost
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -201,6 +202,10 @@ func printRedrive(c *cli, r redriveCounts, ctl store.CampaignControl) {
 	if r.Code != nil {
 		which = fmt.Sprintf("dead letters with code %d", *r.Code)
 	}
+	if r.Eligible == 0 {
+		printNothingToRedrive(c, r)
+		return
+	}
 	fmt.Fprintf(c.stdout, "campaign %s: %d %s; %d to send again (%s)", r.Campaign, r.Matching, which, r.Eligible, codes(r.ByCode))
 	if r.AlreadyRedriven > 0 || r.Expired > 0 {
 		fmt.Fprintf(c.stdout, "; left alone: %d redriven before, %d past their expiry", r.AlreadyRedriven, r.Expired)
@@ -215,6 +220,36 @@ func printRedrive(c *cli, r redriveCounts, ctl store.CampaignControl) {
 	if ctl.State == store.CampaignPaused {
 		fmt.Fprintf(c.stdout, "campaign %s is paused: the redriven messages wait for enqueuer resume --campaign %s\n", r.Campaign, r.Campaign)
 	}
+}
+
+// printNothingToRedrive says why a redrive found nothing to send: no dead
+// letter matched the filter, or every one that did was left alone.
+func printNothingToRedrive(c *cli, r redriveCounts) {
+	filter, code := "every code", ""
+	if r.Code != nil {
+		filter = fmt.Sprintf("--code %d", *r.Code)
+		code = fmt.Sprintf(" with code %d", *r.Code)
+	}
+	if r.Matching == 0 {
+		fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: no dead letters%s (filter: %s)\n", r.Campaign, code, filter)
+		return
+	}
+	var why []string
+	if r.AlreadyRedriven > 0 {
+		why = append(why, fmt.Sprintf("%d redriven before", r.AlreadyRedriven))
+	}
+	if r.Expired > 0 {
+		why = append(why, fmt.Sprintf("%d past their expiry", r.Expired))
+	}
+	if r.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d with an unreadable payload", r.Failed))
+	}
+	noun := "dead letters"
+	if r.Matching == 1 {
+		noun = "dead letter"
+	}
+	fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: %d %s%s (filter: %s), all left alone: %s\n",
+		r.Campaign, r.Matching, noun, code, filter, strings.Join(why, ", "))
 }
 
 type redriveHow int

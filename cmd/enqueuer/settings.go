@@ -104,7 +104,7 @@ func (t *timing) resolve(now time.Time) ([]tasks.Option, time.Time, error) {
 		return nil, time.Time{}, fmt.Errorf("--expires-in %v: want a positive duration", t.expiresIn)
 	}
 	if t.at == "" {
-		return nil, now.Add(t.expiresIn), nil
+		return nil, expiry(now, t.expiresIn), nil
 	}
 	at, err := time.Parse(time.RFC3339, t.at)
 	if err != nil {
@@ -114,7 +114,19 @@ func (t *timing) resolve(now time.Time) ([]tasks.Option, time.Time, error) {
 	if base.Before(now) {
 		base = now
 	}
-	return []tasks.Option{tasks.ProcessAt(at)}, base.Add(t.expiresIn), nil
+	return []tasks.Option{tasks.ProcessAt(at)}, expiry(base, t.expiresIn), nil
+}
+
+// expiry is base + validity in whole seconds of UTC: it is written into
+// every queued task, where nanoseconds and a zone offset are bytes that
+// change nothing. It is cut down to the second, not past base: a
+// validity under a second would otherwise expire as it is enqueued.
+func expiry(base time.Time, validity time.Duration) time.Time {
+	exp := base.Add(validity).Truncate(time.Second).UTC()
+	if !exp.After(base) {
+		exp = exp.Add(time.Second)
+	}
+	return exp
 }
 
 // flagOf names the flag a payload field comes from.

@@ -12,7 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/waqueue/waqueue/store"
+	"github.com/waqueue/waqueue/worker"
 )
 
 const statusAbout = `
@@ -27,7 +30,13 @@ account.
 Counters count transitions, each once, however often a task is redelivered
 or a callback repeated: a message retried after a failed callback is
 submitted twice and counted failed once. queued is counted by the enqueuer
-when it finishes a file.
+as it enqueues a file, about once a second.
+
+waiting counts the campaign's messages due later: in asynq's retry sets
+(a backoff after a failure, or handed back by a pause, a hold or the rate
+limit) and scheduled sets (a resend after a failed callback, or a send
+scheduled with --at), with the time the last of them is due. The time to
+finish is never before that.
 
 Exit status: 0 shown, 1 nothing was ever counted for the campaign, 2 usage
 error or Redis unreachable.`
@@ -55,10 +64,16 @@ type statusView struct {
 	Rerun        int64            `json:"rerun"`
 	Redriven     int64            `json:"redriven"`
 	Remaining    int64            `json:"remaining"`
+	// WaitingRetry and WaitingScheduled count the messages due later
+	// (see worker.Waiting); WaitingLastDue is when the last is due.
+	WaitingRetry     int64     `json:"waiting_retry"`
+	WaitingScheduled int64     `json:"waiting_scheduled"`
+	WaitingLastDue   time.Time `json:"waiting_last_due,omitzero"`
 	// SendsLastMinute and RatePerSecond are the submits of the last 60 s.
 	SendsLastMinute int64   `json:"sends_last_minute"`
 	RatePerSecond   float64 `json:"rate_per_second"`
-	// ETASeconds is remaining / rate; null when nothing is moving.
+	// ETASeconds is remaining / rate, or the time until the last waiting
+	// message is due when that is later; null when nothing is moving.
 	ETASeconds   *float64            `json:"eta_seconds"`
 	AccountHolds []store.AccountHold `json:"account_holds"`
 }
@@ -99,26 +114,28 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		log.Error().Err(err).Msg("cannot read the account holds")
 		return exitUsage
 	}
+	waiting, err := worker.CampaignWaiting(ctx, asynq.NewInspectorFromRedisClient(rdb), o.campaign)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot read the campaign's waiting messages")
+		return exitUsage
+	}
+	now := time.Now()
 	v := statusView{
 		Campaign: cs.ID, State: string(cs.Control.State), Reason: cs.Control.Reason, By: cs.Control.By, Since: cs.Control.Since,
 		Queued: cs.Queued, Submitted: cs.Submitted, Delivered: cs.Delivered, Read: cs.Read,
 		Failed: byCode(cs.Failed), FailedAfter: cs.FailedCallback, DeadLettered: cs.Dead, DeadByCode: byCode(cs.DeadByCode),
 		Expired: cs.Expired, Cancelled: cs.Cancelled, Rerun: cs.Rerun, Redriven: cs.Redriven,
 		Remaining: cs.Remaining(), SendsLastMinute: cs.SendsLastMinute,
-		RatePerSecond: math.Round(rate(cs)*10) / 10,
-		AccountHolds:  holds,
+		RatePerSecond:    math.Round(rate(cs)*10) / 10,
+		WaitingRetry:     waiting.Retry,
+		WaitingScheduled: waiting.Scheduled,
+		WaitingLastDue:   waiting.LastDue,
+		AccountHolds:     holds,
 	}
 	if v.AccountHolds == nil {
 		v.AccountHolds = []store.AccountHold{}
 	}
-	switch {
-	case v.Remaining == 0:
-		zero := 0.0
-		v.ETASeconds = &zero
-	case cs.SendsLastMinute > 0 && cs.Control.State == store.CampaignRunning:
-		eta := math.Round(float64(v.Remaining) / rate(cs))
-		v.ETASeconds = &eta
-	}
+	v.ETASeconds = eta(v.Remaining, rate(cs), cs.Control.State, waiting.LastDue, now)
 	if !cs.Exists {
 		if o.json {
 			printJSON(c, v)
@@ -130,19 +147,69 @@ func runStatus(ctx context.Context, c *cli, args []string) int {
 		printJSON(c, v)
 		return exitOK
 	}
-	printStatus(c.stdout, v)
+	printStatus(c.stdout, v, now)
 	return exitOK
 }
 
-func printStatus(w io.Writer, v statusView) {
-	state := v.State
-	if v.Reason != "" {
-		state += " (" + v.Reason + ")"
+// eta is the time to finish in seconds: remaining at the current rate,
+// but never before the last waiting message is due, since the campaign is
+// not done until that one has gone. nil when it cannot be told: nothing
+// sent in the last minute, or the campaign is not running.
+func eta(remaining int64, perSecond float64, state store.CampaignState, lastDue, now time.Time) *float64 {
+	if remaining == 0 {
+		zero := 0.0
+		return &zero
 	}
-	if !v.Since.IsZero() {
-		state += " since " + v.Since.Local().Format(time.DateTime)
+	if perSecond <= 0 || state != store.CampaignRunning {
+		return nil
 	}
-	fmt.Fprintf(w, "campaign %s: %s\n", v.Campaign, state)
+	secs := math.Round(float64(remaining) / perSecond)
+	if wait := math.Ceil(lastDue.Sub(now).Seconds()); wait > secs {
+		secs = wait
+	}
+	return &secs
+}
+
+// stateLine says who put the campaign in its state, when and why:
+// "running", "running (resumed by ops at 2026-06-01 09:14:02)",
+// "paused by ops at 2026-06-01 09:14:02: waiting for the go",
+// "paused by the auto-pause at ...: 45 dead letters in ...".
+func stateLine(v statusView) string {
+	if v.Since.IsZero() {
+		// Never steered: running since the first message.
+		return v.State
+	}
+	who, reason := v.By, v.Reason
+	switch {
+	case who == "auto":
+		who = "the auto-pause"
+		reason = strings.TrimPrefix(reason, "auto-pause: ")
+	case who == "", who == "enqueuer":
+		who = "an operator"
+	default:
+		who = strings.TrimPrefix(who, "enqueuer:")
+	}
+	// Older enqueuers stored "by <who>" as the reason when none was given.
+	if reason == "by "+v.By {
+		reason = ""
+	}
+	at := v.Since.Local().Format(time.DateTime)
+	if v.State == string(store.CampaignRunning) {
+		line := "running (resumed by " + who + " at " + at
+		if reason != "" {
+			line += ": " + reason
+		}
+		return line + ")"
+	}
+	line := v.State + " by " + who + " at " + at
+	if reason != "" {
+		line += ": " + reason
+	}
+	return line
+}
+
+func printStatus(w io.Writer, v statusView, now time.Time) {
+	fmt.Fprintf(w, "campaign %s: %s\n", v.Campaign, stateLine(v))
 	width := len(strconv.FormatInt(max(v.Queued, v.Submitted, v.Remaining, 1), 10))
 	row := func(name string, n int64, note string) {
 		line := fmt.Sprintf("  %-14s %*d", name, width, n)
@@ -162,21 +229,48 @@ func printStatus(w io.Writer, v statusView) {
 	if v.Rerun > 0 || v.Redriven > 0 {
 		row("run again", v.Rerun, fmt.Sprintf("%d redriven", v.Redriven))
 	}
-	row("remaining", v.Remaining, "")
-	eta := "unknown: nothing sent in the last minute"
-	switch {
-	case v.ETASeconds != nil && *v.ETASeconds == 0:
-		eta = "done"
-	case v.ETASeconds != nil:
-		eta = (time.Duration(*v.ETASeconds) * time.Second).String()
-	case v.State != string(store.CampaignRunning):
-		eta = "unknown: the campaign is " + v.State
+	waiting := v.WaitingRetry + v.WaitingScheduled
+	note := ""
+	if waiting > 0 {
+		note = fmt.Sprintf("due later: %d retrying or handed back, %d scheduled; the last due %s",
+			v.WaitingRetry, v.WaitingScheduled, v.WaitingLastDue.Local().Format(time.DateTime))
 	}
-	fmt.Fprintf(w, "  %-14s %s\n", "time to finish", eta)
+	row("waiting", waiting, note)
+	row("remaining", v.Remaining, "")
+	fmt.Fprintf(w, "  %-14s %s\n", "time to finish", finishText(v, now))
 	for _, h := range v.AccountHolds {
 		fmt.Fprintf(w, "account %s held since %s: code %d (%s), refusals from %ss; a probe send every interval; enqueuer resume --account %s releases it\n",
 			h.Account, h.Since.Local().Format(time.DateTime), h.Code, h.Reason, h.Source, h.Account)
 	}
+}
+
+// finishText is the time to finish for people.
+func finishText(v statusView, now time.Time) string {
+	last := ""
+	// A pause's hand-backs wait for the resume, which wakes them: their
+	// time says nothing of when a paused campaign ends.
+	if v.WaitingLastDue.After(now) && v.State == string(store.CampaignRunning) {
+		last = "the last waiting message is due " + v.WaitingLastDue.Local().Format(time.DateTime)
+	}
+	switch {
+	case v.ETASeconds != nil && *v.ETASeconds == 0:
+		return "done"
+	case v.ETASeconds != nil:
+		d := time.Duration(*v.ETASeconds) * time.Second
+		if last != "" && now.Add(d).Sub(v.WaitingLastDue).Abs() <= time.Second {
+			// The wait sets it, not the rate.
+			return d.String() + " (" + last + ")"
+		}
+		return d.String()
+	}
+	text := "unknown: nothing sent in the last minute"
+	if v.State != string(store.CampaignRunning) {
+		text = "unknown: the campaign is " + v.State
+	}
+	if last != "" {
+		text += "; not before " + v.WaitingLastDue.Local().Format(time.DateTime) + ", when the last waiting message is due"
+	}
+	return text
 }
 
 func sum(m map[string]int64) int64 {

@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintln(stderr, "monitor:", err)
 		return 2
 	}
-	log := logging.New(stderr, s.logFormat, "info").With().Str("component", "monitor").Logger()
+	log := logging.New(stderr, s.logFormat, "info").With().Str("service", "monitor").Logger()
 	opt, err := redisconn.Parse(s.redisURL)
 	if err != nil {
 		fmt.Fprintln(stderr, "monitor: REDIS_URL:", err)

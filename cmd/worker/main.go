@@ -33,7 +33,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		fmt.Fprintln(stderr, "worker:", err)
 		return 2
 	}
-	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel).With().Str("component", "worker").Logger()
+	// "service" names the process; the worker's parts add "component"
+	// (send, webhook, campaign, ...) to theirs. zerolog appends fields, so
+	// one key for both would appear twice in a line.
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel).With().Str("service", "worker").Logger()
 	if err := worker.Run(ctx, *cfg, log); err != nil {
 		log.Error().Err(err).Msg("worker failed")
 		return 1

@@ -14,7 +14,6 @@ import (
 	"github.com/waqueue/waqueue/gupshup"
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
 	"github.com/waqueue/waqueue/internal/redistest"
-	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/tasks"
 )
 
@@ -108,32 +107,8 @@ func TestLogLinesHaveEachKeyOnce(t *testing.T) {
 		"SHUTDOWN_TIMEOUT":   "3s",
 		"LOG_LEVEL":          "debug",
 	}
-	logs := &logging.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, e.get, logs) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("worker did not stop")
-		}
-	}
-	t.Cleanup(stop)
-	waitUntil(t, "worker ready", 10*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	logs, stop := startWorker(t, e, addr)
+	ctx := context.Background()
 	producer := tasks.NewProducer(r.Client())
 	for _, d := range []string{"919800000001", "919800000002"} {
 		s := &tasks.Send{V: tasks.PayloadVersion, CampaignID: "logs", MessageID: "m-" + d, Family: gupshup.SelfServe,

@@ -75,35 +75,8 @@ func TestSecretsStayOutOfLogsAndRedis(t *testing.T) {
 		"WORKER_CONCURRENCY":          "8",
 		"LOG_LEVEL":                   "debug",
 	}
-	logs := &logging.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, e.get, logs) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("worker exit code %d", code)
-			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("worker did not stop")
-		}
-	}
-	t.Cleanup(stop)
-	waitUntil(t, "worker ready", 10*time.Second, func() (bool, string) {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
-	})
+	logs, stop := startWorker(t, e, addr)
+	ctx := context.Background()
 
 	rdb := r.Client()
 	producer := tasks.NewProducer(rdb)
@@ -228,6 +201,44 @@ func TestSecretsStayOutOfLogsAndRedis(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startWorker runs the worker in this process with the settings of e,
+// its logs in the returned buffer, and waits until it is ready on addr.
+// stop shuts it down and checks that it exits cleanly; it runs at the end
+// of the test if the test does not call it.
+func startWorker(t *testing.T, e env, addr string) (*logging.Buffer, func()) {
+	t.Helper()
+	logs := &logging.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, nil, e.get, logs) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("worker exit code %d", code)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("worker did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	waitUntil(t, "worker ready", 10*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	return logs, stop
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {

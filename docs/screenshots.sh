@@ -163,7 +163,9 @@ HTTP=127.0.0.1:$HTTP_PORT
 
 log "redis-server on 127.0.0.1:$REDIS_PORT"
 mkdir -p "$WORK/redis"
+# hash-max-listpack-value as the README asks, or the worker warns at start.
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+	--hash-max-listpack-value 1024 \
 	--dir "$WORK/redis" --logfile "$WORK/redis.log" --daemonize no &
 PIDS+=($!)
 waitfor "redis-server" 20 "redis-cli -p $REDIS_PORT ping | grep -q PONG"

@@ -237,3 +237,28 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("draining: /readyz %d", resp.StatusCode)
 	}
 }
+
+// asynq's "Retry exhausted" warning is for tasks that ran out of retries;
+// a send the handler dead-lettered itself has been logged already.
+func TestAsynqRetryExhaustedLevel(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want string
+	}{
+		{"send:camp:919800000001", `"level":"debug"`},
+		{"send:camp:919800000001{2}", `"level":"debug"`},
+		{"dead:camp:919800000001", `"level":"debug"`},
+		{"optin:selfserve:app:919800000001:20261121", `"level":"warn"`},
+	} {
+		logs := &logging.Buffer{}
+		asynqLogger{logging.New(logs, "json", "debug")}.Warn("Retry exhausted for task id=" + tc.id)
+		if !strings.Contains(logs.String(), tc.want) {
+			t.Errorf("%s: %s, want %s", tc.id, logs, tc.want)
+		}
+	}
+	logs := &logging.Buffer{}
+	asynqLogger{logging.New(logs, "json", "debug")}.Warn("some other warning")
+	if !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Errorf("other warnings: %s", logs)
+	}
+}

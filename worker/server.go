@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -85,6 +86,24 @@ type asynqLogger struct{ l zerolog.Logger }
 
 func (a asynqLogger) Debug(args ...any) { a.l.Debug().Msg(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info().Msg(fmt.Sprint(args...)) }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn().Msg(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any) {
+	msg := fmt.Sprint(args...)
+	if archivedOnPurpose(msg) {
+		a.l.Debug().Msg(msg)
+		return
+	}
+	a.l.Warn().Msg(msg)
+}
+
+// archivedOnPurpose tells asynq's "Retry exhausted" line about a task the
+// send path archived itself: a send dead-lettered on a terminal failure, or
+// the task that carries a dead letter into the archive. The handler has
+// logged that already with its code and reason; asynq's line would repeat
+// it at warn and name the wrong cause. Other tasks (opt-ins and opt-outs)
+// do run out of retries, and keep the warning.
+func archivedOnPurpose(msg string) bool {
+	id, ok := strings.CutPrefix(msg, "Retry exhausted for task id=")
+	return ok && (strings.HasPrefix(id, tasks.TaskID("")) || strings.HasPrefix(id, tasks.DeadLetterTaskID(&tasks.Send{})))
+}
 func (a asynqLogger) Error(args ...any) { a.l.Error().Msg(fmt.Sprint(args...)) }
 func (a asynqLogger) Fatal(args ...any) { a.l.Fatal().Msg(fmt.Sprint(args...)) }

@@ -348,7 +348,7 @@ func TestRedriveFromArchiveOrAfresh(t *testing.T) {
 	}
 	// Again: nothing more.
 	r = enqueuer(t, env, "redrive", "--campaign", "c", "--code", "1002")
-	if r.code != exitOK || !strings.Contains(r.stdout, "campaign c: nothing to redrive: 5 dead letters with code 1002 (filter: --code 1002), all left alone: 4 redriven before, 1 past their expiry") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "campaign c: nothing to redrive: 5 dead letters with code 1002, all left alone: 4 redriven before, 1 past their expiry") {
 		t.Fatalf("again: %d %q", r.code, r.stdout)
 	}
 	if pending, _ := ins.ListPendingTasks(tasks.QueueBulk); len(pending) != 4 {

@@ -225,13 +225,12 @@ func printRedrive(c *cli, r redriveCounts, ctl store.CampaignControl) {
 // printNothingToRedrive says why a redrive found nothing to send: no dead
 // letter matched the filter, or every one that did was left alone.
 func printNothingToRedrive(c *cli, r redriveCounts) {
-	filter, code := "every code", ""
+	code := " (any code)"
 	if r.Code != nil {
-		filter = fmt.Sprintf("--code %d", *r.Code)
 		code = fmt.Sprintf(" with code %d", *r.Code)
 	}
 	if r.Matching == 0 {
-		fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: no dead letters%s (filter: %s)\n", r.Campaign, code, filter)
+		fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: no dead letters%s\n", r.Campaign, code)
 		return
 	}
 	var why []string
@@ -248,8 +247,8 @@ func printNothingToRedrive(c *cli, r redriveCounts) {
 	if r.Matching == 1 {
 		noun = "dead letter"
 	}
-	fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: %d %s%s (filter: %s), all left alone: %s\n",
-		r.Campaign, r.Matching, noun, code, filter, strings.Join(why, ", "))
+	fmt.Fprintf(c.stdout, "campaign %s: nothing to redrive: %d %s%s, all left alone: %s\n",
+		r.Campaign, r.Matching, noun, code, strings.Join(why, ", "))
 }
 
 type redriveHow int

@@ -162,15 +162,15 @@ func TestNothingToRedrive(t *testing.T) {
 		r    redriveCounts
 		want string
 	}{
-		{"no dead letters", redriveCounts{Campaign: "c"}, "campaign c: nothing to redrive: no dead letters (filter: every code)\n"},
+		{"no dead letters", redriveCounts{Campaign: "c"}, "campaign c: nothing to redrive: no dead letters (any code)\n"},
 		{"none with the code", redriveCounts{Campaign: "c", Code: code(1003)},
-			"campaign c: nothing to redrive: no dead letters with code 1003 (filter: --code 1003)\n"},
+			"campaign c: nothing to redrive: no dead letters with code 1003\n"},
 		{"all redriven before", redriveCounts{Campaign: "c", Code: code(1002), Matching: 4, AlreadyRedriven: 4},
-			"campaign c: nothing to redrive: 4 dead letters with code 1002 (filter: --code 1002), all left alone: 4 redriven before\n"},
+			"campaign c: nothing to redrive: 4 dead letters with code 1002, all left alone: 4 redriven before\n"},
 		{"one expired", redriveCounts{Campaign: "c", Matching: 1, Expired: 1},
-			"campaign c: nothing to redrive: 1 dead letter (filter: every code), all left alone: 1 past their expiry\n"},
+			"campaign c: nothing to redrive: 1 dead letter (any code), all left alone: 1 past their expiry\n"},
 		{"mixed", redriveCounts{Campaign: "c", Matching: 6, AlreadyRedriven: 3, Expired: 2, Failed: 1},
-			"campaign c: nothing to redrive: 6 dead letters (filter: every code), all left alone: 3 redriven before, 2 past their expiry, 1 with an unreadable payload\n"},
+			"campaign c: nothing to redrive: 6 dead letters (any code), all left alone: 3 redriven before, 2 past their expiry, 1 with an unreadable payload\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -155,7 +155,11 @@ func TestChaosCrash(t *testing.T) {
 				wrongState++
 			}
 		}
-		if rec.Generation != gen {
+		if rec.Generation != gen && !(gen == 1 && rec.Generation == 0 && rec.Ambiguous > 0) {
+			// The exception: the first submit died in flight, before its
+			// Gupshup id was recorded, so its failed callback has no message
+			// to apply to (it stays parked), and the ambiguous resend of
+			// generation 0 (AMBIGUOUS_SENDS=resend) is the second send.
 			t.Errorf("%s: generation %d, want %d", id, rec.Generation, gen)
 		}
 		if rec.Ambiguous > 0 {

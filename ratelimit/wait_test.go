@@ -9,9 +9,48 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/ratelimit"
 )
 
+// waitKind builds limiters for the Wait contract. A kind's start returns,
+// for one test, a function that gives the limiter a process calling for
+// key uses: the same Local for every call of a key, and a fresh Redis or
+// Layered limiter each time (a process of its own) over one Redis.
+type waitKind struct {
+	name  string
+	start func(t *testing.T) func(key string, limit rate.Limit, opts ...ratelimit.Option) ratelimit.Limiter
+}
+
+var waitKinds = []waitKind{
+	{"local", func(t *testing.T) func(string, rate.Limit, ...ratelimit.Option) ratelimit.Limiter {
+		var mu sync.Mutex
+		byKey := map[string]ratelimit.Limiter{}
+		return func(key string, limit rate.Limit, opts ...ratelimit.Option) ratelimit.Limiter {
+			mu.Lock()
+			defer mu.Unlock()
+			if byKey[key] == nil {
+				byKey[key] = ratelimit.New(limit, opts...)
+			}
+			return byKey[key]
+		}
+	}},
+}
+
+func init() {
+	for _, k := range fleetKinds {
+		waitKinds = append(waitKinds, waitKind{k.name, func(t *testing.T) func(string, rate.Limit, ...ratelimit.Option) ratelimit.Limiter {
+			rdb := redistest.Start(t).Client()
+			return func(_ string, limit rate.Limit, opts ...ratelimit.Option) ratelimit.Limiter {
+				return k.make(rdb, limit, opts...)
+			}
+		}})
+	}
+}
+
+// TestWait is the contract every limiter keeps: Local alone, and the fleet
+// limiters with each call from a process of its own, so that their bounds
+// come from Redis, not from a local layer that saw every call.
 func TestWait(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -61,32 +100,39 @@ func TestWait(t *testing.T) {
 			waitMax: 150 * time.Millisecond, retryMin: 500 * time.Millisecond, retryMax: time.Second,
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, kind := range waitKinds {
+		t.Run(kind.name, func(t *testing.T) {
 			t.Parallel()
-			l := ratelimit.New(tc.limit, tc.opts...)
-			for range tc.prior {
-				if d, err := l.Wait(t.Context(), "k"); d != 0 || err != nil {
-					t.Fatalf("prior call: retryAfter %v, err %v", d, err)
-				}
-			}
-			ctx := t.Context()
-			if tc.ctxTO > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.ctxTO)
-				defer cancel()
-			}
-			start := time.Now()
-			d, err := l.Wait(ctx, "k")
-			took := time.Since(start)
-			if err != nil {
-				t.Fatalf("err %v", err)
-			}
-			if took < tc.waitMin || took > tc.waitMax {
-				t.Errorf("waited %v, want [%v, %v]", took, tc.waitMin, tc.waitMax)
-			}
-			if d < tc.retryMin || d > tc.retryMax {
-				t.Errorf("retryAfter %v, want [%v, %v]", d, tc.retryMin, tc.retryMax)
+			limiter := kind.start(t)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					for range tc.prior {
+						l := limiter(tc.name, tc.limit, tc.opts...)
+						if d, err := l.Wait(t.Context(), tc.name); d != 0 || err != nil {
+							t.Fatalf("prior call: retryAfter %v, err %v", d, err)
+						}
+					}
+					l := limiter(tc.name, tc.limit, tc.opts...)
+					ctx := t.Context()
+					if tc.ctxTO > 0 {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, tc.ctxTO)
+						defer cancel()
+					}
+					start := time.Now()
+					d, err := l.Wait(ctx, tc.name)
+					took := time.Since(start)
+					if err != nil {
+						t.Fatalf("err %v", err)
+					}
+					if took < tc.waitMin || took > tc.waitMax {
+						t.Errorf("waited %v, want [%v, %v]", took, tc.waitMin, tc.waitMax)
+					}
+					if d < tc.retryMin || d > tc.retryMax {
+						t.Errorf("retryAfter %v, want [%v, %v]", d, tc.retryMin, tc.retryMax)
+					}
+				})
 			}
 		})
 	}

@@ -343,32 +343,21 @@ func (s *Store) CampaignStatus(ctx context.Context, campaignID string) (Campaign
 	st := CampaignStatus{ID: campaignID, Exists: len(m) > 0}
 	st.Control = controlOf(m[fieldState], m[fieldReason], m[fieldBy], m[fieldSince], m[fieldResumed])
 	st.Failed, st.DeadByCode = map[int]int64{}, map[int]int64{}
+	counters := map[string]*int64{
+		fieldQueued: &st.Queued, fieldSubmitted: &st.Submitted, fieldDelivered: &st.Delivered, fieldRead: &st.Read,
+		fieldFailedCB: &st.FailedCallback, fieldDead: &st.Dead, fieldExpired: &st.Expired, fieldCancelled: &st.Cancelled,
+		fieldRerun: &st.Rerun, fieldRedriven: &st.Redriven,
+	}
 	for f, v := range m {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			continue
 		}
+		if c, ok := counters[f]; ok {
+			*c = n
+			continue
+		}
 		switch {
-		case f == fieldQueued:
-			st.Queued = n
-		case f == fieldSubmitted:
-			st.Submitted = n
-		case f == fieldDelivered:
-			st.Delivered = n
-		case f == fieldRead:
-			st.Read = n
-		case f == fieldFailedCB:
-			st.FailedCallback = n
-		case f == fieldDead:
-			st.Dead = n
-		case f == fieldExpired:
-			st.Expired = n
-		case f == fieldCancelled:
-			st.Cancelled = n
-		case f == fieldRerun:
-			st.Rerun = n
-		case f == fieldRedriven:
-			st.Redriven = n
 		case strings.HasPrefix(f, prefixFailed):
 			if code, err := strconv.Atoi(f[len(prefixFailed):]); err == nil {
 				st.Failed[code] = n

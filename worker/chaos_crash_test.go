@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/store"
-	"github.com/waqueue/waqueue/tasks"
 )
 
 // TestChaosCrash kills worker processes with SIGKILL three times during a
@@ -60,11 +60,7 @@ func TestChaosCrash(t *testing.T) {
 	cfg := chaosConfig(r, sim, front.URL)
 	cfg.SendRate, cfg.Concurrency, cfg.Timeout = sendRate, concurrency, timeout
 	cfg.RecipientInterval = 0
-	procs := make([]*workerProcess, replicas)
-	for i := range procs {
-		procs[i] = startWorker(t, cfg)
-		lb.add(procs[i].addr)
-	}
+	procs := lb.startWorkers(t, cfg, replicas)
 	sc.Setup = []string{
 		fmt.Sprintf("%d messages on the bulk queue, %d worker processes from cmd/worker (SEND_RATE %d fleet-wide, WORKER_CONCURRENCY %d each, GUPSHUP_TIMEOUT %v, AMBIGUOUS_SENDS resend)", messages, replicas, sendRate, concurrency, timeout),
 		"simulator latency 5-20 ms per call (random), callbacks through a load balancer to whichever worker is up",
@@ -74,12 +70,7 @@ func TestChaosCrash(t *testing.T) {
 	}
 
 	dest := func(i int) string { return fmt.Sprintf("9199%08d", i) }
-	sends := make([]*tasks.Send, messages)
-	ids := make([]string, messages)
-	for i := range sends {
-		sends[i] = chaosSend("crash", i, dest(i))
-		ids[i] = sends[i].MessageID
-	}
+	sends, ids := chaosCampaign("crash", messages, dest)
 	enqueueStart := time.Now()
 	enqueueCampaign(t, r.Client(), sends)
 	t.Logf("enqueued %d in %v", messages, time.Since(enqueueStart).Round(time.Millisecond))
@@ -90,12 +81,12 @@ func TestChaosCrash(t *testing.T) {
 	victim := 0
 	for k, at := range []float64{0.20, 0.45, 0.70} {
 		threshold := int64(at * messages)
-		waitUntil(t, fmt.Sprintf("%d accepted sends before kill %d", threshold, k+1), 2*time.Minute, 5*time.Millisecond, func() (bool, string) {
+		poll.Until(t, fmt.Sprintf("%d accepted sends before kill %d", threshold, k+1), 2*time.Minute, 5*time.Millisecond, func() (bool, string) {
 			n := front.accepted.Load()
 			return n >= threshold, fmt.Sprintf("%d accepted", n)
 		})
 		// Kill while sends are on their way to Gupshup.
-		waitUntil(t, "a send in flight", 10*time.Second, time.Millisecond, func() (bool, string) {
+		poll.Until(t, "a send in flight", 10*time.Second, time.Millisecond, func() (bool, string) {
 			return front.inflight.Load() > 0, "none in flight"
 		})
 		p := procs[victim]
@@ -115,7 +106,7 @@ func TestChaosCrash(t *testing.T) {
 	isTerminal := func(i int) bool { return strings.HasSuffix(dest(i), terminalSuffix) }
 	var recs map[string]store.Record
 	insp := newInspector(t, r)
-	waitUntil(t, "every message final and every queue empty", 5*time.Minute, 2*time.Second, func() (bool, string) {
+	poll.Until(t, "every message final and every queue empty", 5*time.Minute, 2*time.Second, func() (bool, string) {
 		recs = records(t, r.Client(), ids)
 		open := 0
 		example := ""

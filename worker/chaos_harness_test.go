@@ -297,20 +297,8 @@ func startWorker(t *testing.T, cfg worker.Config) *workerProcess {
 		w.kill()
 		keepLogs(t, "worker-"+strings.ReplaceAll(w.addr, ":", "_"), w.logs.String())
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get("http://" + w.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return w
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker process not ready: %v\n%s", err, w.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	w.waitReady(t)
+	return w
 }
 
 // keepLogs writes a failed scenario's process logs (every scenario's with
@@ -372,6 +360,28 @@ func chaosSend(campaign string, i int, dest string) *tasks.Send {
 		V: tasks.PayloadVersion, CampaignID: campaign, MessageID: fmt.Sprintf("%s:%06d", campaign, i), Family: "selfserve",
 		Source: testSource, Destination: dest, Template: &tasks.Template{ID: chaosTemplate, Params: []string{"Asha", strconv.Itoa(i)}},
 	}
+}
+
+// chaosCampaign is n sends of campaign, message i to dest(i), and their
+// message ids in the same order.
+func chaosCampaign(campaign string, n int, dest func(int) string) (sends []*tasks.Send, ids []string) {
+	sends, ids = make([]*tasks.Send, n), make([]string, n)
+	for i := range sends {
+		sends[i] = chaosSend(campaign, i, dest(i))
+		ids[i] = sends[i].MessageID
+	}
+	return sends, ids
+}
+
+// startWorkers starts n worker processes with cfg behind the balancer.
+func (b *balancer) startWorkers(t *testing.T, cfg worker.Config, n int) []*workerProcess {
+	t.Helper()
+	procs := make([]*workerProcess, n)
+	for i := range procs {
+		procs[i] = startWorker(t, cfg)
+		b.add(procs[i].addr)
+	}
+	return procs
 }
 
 // enqueueCampaign enqueues sends on the bulk queue through the producer,
@@ -493,22 +503,6 @@ func archived(t *testing.T, insp *asynq.Inspector) []*asynq.TaskInfo {
 		}
 	}
 	return out
-}
-
-// waitUntil polls cond every interval until it holds or timeout passes.
-func waitUntil(t *testing.T, what string, timeout, interval time.Duration, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, state)
-		}
-		time.Sleep(interval)
-	}
 }
 
 // sendsByDestination groups the simulator's accepted sends.

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/store"
-	"github.com/waqueue/waqueue/tasks"
 )
 
 // TestChaosOutage takes the simulated Gupshup down for 30 s in the middle
@@ -55,11 +55,7 @@ func TestChaosOutage(t *testing.T) {
 	cfg.SendRate, cfg.Concurrency, cfg.Timeout = sendRate, 20, timeout
 	cfg.BreakerOpen, cfg.BreakerFailures = breakerOpen, failures
 	cfg.RecipientInterval = 0
-	procs := make([]*workerProcess, replicas)
-	for i := range procs {
-		procs[i] = startWorker(t, cfg)
-		lb.add(procs[i].addr)
-	}
+	procs := lb.startWorkers(t, cfg, replicas)
 	sc.Setup = []string{
 		fmt.Sprintf("%d messages, %d worker processes (SEND_RATE %d fleet-wide, BREAKER_OPEN %v, BREAKER_FAILURES %d, GUPSHUP_TIMEOUT %v, RETRY_MAX_ATTEMPTS %d)",
 			messages, replicas, sendRate, breakerOpen, failures, timeout, cfg.MaxAttempts),
@@ -68,15 +64,10 @@ func TestChaosOutage(t *testing.T) {
 	}
 
 	dest := func(i int) string { return fmt.Sprintf("9177%08d", i) }
-	sends := make([]*tasks.Send, messages)
-	ids := make([]string, messages)
-	for i := range sends {
-		sends[i] = chaosSend("outage", i, dest(i))
-		ids[i] = sends[i].MessageID
-	}
+	sends, ids := chaosCampaign("outage", messages, dest)
 	enqueueCampaign(t, r.Client(), sends)
 
-	waitUntil(t, "a third of the campaign accepted", time.Minute, 5*time.Millisecond, func() (bool, string) {
+	poll.Until(t, "a third of the campaign accepted", time.Minute, 5*time.Millisecond, func() (bool, string) {
 		n := front.accepted.Load()
 		return n >= messages/3, fmt.Sprintf("%d accepted", n)
 	})
@@ -89,7 +80,7 @@ func TestChaosOutage(t *testing.T) {
 
 	insp := newInspector(t, r)
 	var recs map[string]store.Record
-	waitUntil(t, "every message read and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
+	poll.Until(t, "every message read and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
 		recs = records(t, r.Client(), ids)
 		open := 0
 		hist := map[store.State]int{}

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/store"
 	"github.com/waqueue/waqueue/tasks"
@@ -133,12 +134,7 @@ func TestChaosPoison(t *testing.T) {
 	}()
 
 	dest := func(i int) string { return fmt.Sprintf("9144%08d", i) }
-	sends := make([]*tasks.Send, messages)
-	ids := make([]string, messages)
-	for i := range sends {
-		sends[i] = chaosSend("poison-camp", i, dest(i))
-		ids[i] = sends[i].MessageID
-	}
+	sends, ids := chaosCampaign("poison-camp", messages, dest)
 	campaignDone := make(chan error, 1)
 	go func() { campaignDone <- enqueueSends(r.Client(), sends) }()
 
@@ -172,7 +168,7 @@ func TestChaosPoison(t *testing.T) {
 
 	insp := newInspector(t, r)
 	var recs map[string]store.Record
-	waitUntil(t, "every campaign message read and every poison task archived", 3*time.Minute, time.Second, func() (bool, string) {
+	poll.Until(t, "every campaign message read and every poison task archived", 3*time.Minute, time.Second, func() (bool, string) {
 		recs = records(t, r.Client(), ids)
 		open := 0
 		for _, id := range ids {

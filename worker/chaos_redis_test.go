@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/store"
 )
@@ -140,7 +141,7 @@ func TestChaosRedisRestart(t *testing.T) {
 	var recs map[string]store.Record
 	var allRead, lastLog time.Time
 	var lastOpen string
-	waitUntil(t, "every message read and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
+	poll.Until(t, "every message read and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
 		recs = records(t, r.Client(), ids)
 		open := 0
 		hist := map[store.State]int{}

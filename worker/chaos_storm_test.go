@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/store"
 	"github.com/waqueue/waqueue/tasks"
 	"github.com/waqueue/waqueue/worker"
@@ -88,7 +89,7 @@ func TestChaosCallbackStorm(t *testing.T) {
 	enqueueCampaign(t, p.redis.Client(), sends)
 
 	var recs map[string]store.Record
-	waitUntil(t, "every message final and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
+	poll.Until(t, "every message final and every queue empty", 3*time.Minute, time.Second, func() (bool, string) {
 		recs = records(t, p.redis.Client(), ids)
 		open := 0
 		hist := map[string]int{}

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/store"
@@ -119,17 +120,7 @@ func (p *pipeline) stopWorker() {
 // waitFor polls cond until it holds or the timeout passes.
 func (p *pipeline) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out waiting for %s: %s", what, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(p.t, what, timeout, 100*time.Millisecond, cond)
 }
 
 func (p *pipeline) enqueue(s *tasks.Send, opts ...tasks.Option) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/worker"
@@ -87,20 +88,21 @@ func startProcess(t *testing.T, cfg worker.Config) *workerProcess {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.kill() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	w.waitReady(t)
+	return w
+}
+
+// waitReady waits until the process answers /readyz with 200.
+func (w *workerProcess) waitReady(t *testing.T) {
+	t.Helper()
+	poll.Until(t, "worker process ready", 15*time.Second, 20*time.Millisecond, func() (bool, string) {
 		resp, err := http.Get("http://" + w.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return w
-			}
+		if err != nil {
+			return false, err.Error() + "\n" + w.logs.String()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker process not ready: %v\n%s", err, w.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status + "\n" + w.logs.String()
+	})
 }
 
 // kill ends the process at once, as a crash or an OOM kill would.

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/store"
@@ -83,17 +84,7 @@ func startWorker(t *testing.T, srv *redistest.Server, mutate func(*worker.Config
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, what, timeout, 100*time.Millisecond, cond)
 }
 
 func statusOf(t *testing.T, env map[string]string, campaign string) statusView {

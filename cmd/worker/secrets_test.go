@@ -14,6 +14,7 @@ import (
 
 	"github.com/waqueue/waqueue/gupshup"
 	"github.com/waqueue/waqueue/gupshup/gupshuptest"
+	"github.com/waqueue/waqueue/internal/poll"
 	"github.com/waqueue/waqueue/internal/redistest"
 	"github.com/waqueue/waqueue/logging"
 	"github.com/waqueue/waqueue/store"
@@ -243,15 +244,5 @@ func startWorker(t *testing.T, e env, addr string) (*logging.Buffer, func()) {
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, what, timeout, 50*time.Millisecond, cond)
 }

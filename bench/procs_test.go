@@ -411,3 +411,50 @@ func startWorker(t *testing.T, name, bin string, r *redisEnv, sim *simProc, over
 	p.addr = addr
 	return p
 }
+
+// redisWork is what Redis did over a period: the commands it ran, by
+// name, and the client reads it served, each a round trip (a pipeline of
+// several commands is one read).
+type redisWork struct {
+	reads    int64
+	commands map[string]int64
+}
+
+// resetStats zeroes Redis's counters so that workDone counts from here.
+func (e *redisEnv) resetStats(t *testing.T) {
+	t.Helper()
+	if err := e.rdb.ConfigResetStat(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *redisEnv) workDone(t *testing.T) redisWork {
+	t.Helper()
+	ctx := context.Background()
+	stats, err := e.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := e.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := redisWork{commands: map[string]int64{}}
+	w.reads, _ = strconv.ParseInt(infoField(stats, "total_reads_processed"), 10, 64)
+	for _, line := range strings.Split(cmds, "\n") {
+		// cmdstat_evalsha:calls=40000,usec=...
+		name, rest, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cmdstat_"), ":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		w.commands[name], _ = strconv.ParseInt(calls, 10, 64)
+	}
+	return w
+}
+
+func (w redisWork) perMessage(n int) float64 { return float64(w.reads) / float64(n) }
+
+// dequeues is asynq's dequeue calls per message: its dequeue script runs
+// one RPOPLPUSH on the queue it tries, found empty or not.
+func (w redisWork) dequeues(n int) float64 { return float64(w.commands["rpoplpush"]) / float64(n) }

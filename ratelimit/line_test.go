@@ -54,29 +54,8 @@ func TestTurnedAwayCallersLineUp(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lim := tc.limiter(t)
-			var (
-				mu      sync.Mutex
-				retries []time.Duration
-				sent    int
-				wg      sync.WaitGroup
-			)
-			for i := range callers {
-				wg.Go(func() {
-					d, err := lim(i).Wait(t.Context(), "k")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if d == 0 {
-						sent++
-					} else {
-						retries = append(retries, d)
-					}
-				})
-			}
-			wg.Wait()
+			sentAt, retries := callTogether(t, callers, func(i int) (time.Duration, error) { return lim(i).Wait(t.Context(), "k") })
+			sent := len(sentAt)
 			slices.Sort(retries)
 			t.Logf("%d waited, %d turned away, told %v .. %v", sent, len(retries), retries[0], retries[len(retries)-1])
 			if sent < 2 || sent > 5 || len(retries) != callers-sent {
@@ -147,4 +126,39 @@ func TestLineEndsWhenItHasPassed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// callTogether makes n calls at once and returns, for those told to go,
+// when they went (since the start), and for the others, what they were
+// told, sorted.
+func callTogether(t *testing.T, n int, call func(i int) (time.Duration, error)) (sent, retries []time.Duration) {
+	t.Helper()
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	start := make(chan struct{})
+	began := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			d, err := call(i)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if d == 0 {
+				sent = append(sent, time.Since(began))
+			} else {
+				retries = append(retries, d)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	slices.Sort(sent)
+	slices.Sort(retries)
+	return sent, retries
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,7 +21,8 @@ import (
 //
 // Each key is one Redis string holding the GCRA "theoretical arrival
 // time" (TAT) in microseconds of Redis's clock, read and moved by one Lua
-// script per Wait. GCRA is a token bucket kept as a single timestamp: a
+// script per Wait, or per batch of Waits that arrive together (see
+// batch.go). GCRA is a token bucket kept as a single timestamp: a
 // call may go at TAT − burst×interval, and moves TAT on by one interval.
 // The script reads the time with TIME, so the processes' clocks take no
 // part and skew between hosts changes nothing.
@@ -53,6 +55,9 @@ type Redis struct {
 	rdb      redis.UniversalClient
 	interval int64 // microseconds between tokens, at least 1
 	cfg      config
+
+	mu      sync.Mutex
+	batches map[string]*batch // keys with a reserve call in flight
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -88,7 +93,7 @@ func NewRedis(rdb redis.UniversalClient, limit rate.Limit, opts ...Option) *Redi
 	if !(iv >= 1) { // rate.Inf, or a limit above 10^6
 		iv = 1
 	}
-	return &Redis{rdb: rdb, interval: int64(min(iv, math.MaxInt64/4)), cfg: cfg}
+	return &Redis{rdb: rdb, interval: int64(min(iv, math.MaxInt64/4)), cfg: cfg, batches: map[string]*batch{}}
 }
 
 // RedisKey is the Redis key holding the state of a limiter key, e.g.
@@ -97,12 +102,16 @@ func NewRedis(rdb redis.UniversalClient, limit rate.Limit, opts ...Option) *Redi
 // one key only and so runs on any Cluster node that holds it.
 func RedisKey(key string) string { return store.Prefix + "rate:{" + key + "}" }
 
-// reserve takes a token for KEYS[1] if it is free now or within ARGV[3]
-// microseconds. ARGV[1] is the interval between tokens and ARGV[2] the
-// burst. It returns {1, wait, tat} when it reserved the token, to be used
-// after wait microseconds, tat being the TAT it left behind (the receipt
-// release needs), or {0, retry, 0} when the wait was too long and no token
-// was taken.
+// reserve takes tokens for KEYS[1], one for each caller of a batch (see
+// batch.go), in their order, each if it is free now or within that
+// caller's longest wait: ARGV[3], ARGV[4], ... in microseconds. ARGV[1] is
+// the interval between tokens and ARGV[2] the burst. For each caller it
+// returns three numbers: {1, wait, tat} when it reserved a token, to be
+// used after wait microseconds, tat being the TAT it left behind (the
+// receipt release needs), or {0, retry, 0} when the wait was too long and
+// no token was taken. The callers of a batch fare exactly as the same
+// calls one after another would, so every bound on the rate is what it is
+// for single calls; a batch of one is a single call.
 //
 // A refused caller is told retry as Local.turnAway tells it: the wait for
 // the next token when nobody waits ahead of it, and otherwise a place in
@@ -128,6 +137,7 @@ if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
 local v = redis.call('GET', KEYS[1]) or ''
 local tat, line = 0, 0
 local sep = string.find(v, ':', 1, true)
@@ -137,36 +147,44 @@ if sep then
 else
 	tat = tonumber(v) or 0
 end
-local base = tat
-if base < now then
-	base = now
-end
-local new_tat = base + interval
-local wait = new_tat - tonumber(ARGV[2]) * interval - now
-if wait < 0 then
-	wait = 0
-end
-if wait > tonumber(ARGV[3]) then
-	if wait <= interval then
-		return {0, wait, 0}
+local gap = math.max(math.floor(interval * 2 / 3), 1)
+local out, changed = {}, false
+for i = 3, #ARGV do
+	local base = tat
+	if base < now then
+		base = now
 	end
-	-- Callers wait ahead (so tat is ahead of now): line up behind the
-	-- last one turned away, as lineGap spaces them.
-	local at = now + wait
-	local gap = math.max(math.floor(interval * 2 / 3), 1)
-	if line + gap > at then
-		at = line + gap
+	local new_tat = base + interval
+	local wait = new_tat - burst * interval - now
+	if wait < 0 then
+		wait = 0
 	end
-	redis.call('SET', KEYS[1], string.format('%.0f:%.0f', tat, at), 'PX', math.ceil((math.max(tat, at) - now) / 1000) + 1)
-	return {0, at - now, 0}
+	if wait <= tonumber(ARGV[i]) then
+		tat, changed = new_tat, true
+		out[#out + 1], out[#out + 2], out[#out + 3] = 1, wait, new_tat
+	elseif wait <= interval then
+		-- Nobody waits ahead: the next token is the place.
+		out[#out + 1], out[#out + 2], out[#out + 3] = 0, wait, 0
+	else
+		-- Callers wait ahead (so tat is ahead of now): line up behind the
+		-- last one turned away, as lineGap spaces them.
+		local at = now + wait
+		if line + gap > at then
+			at = line + gap
+		end
+		line, changed = at, true
+		out[#out + 1], out[#out + 2], out[#out + 3] = 0, at - now, 0
+	end
 end
-local val, keep = string.format('%.0f', new_tat), new_tat
-if line > now then
-	val = val .. string.format(':%.0f', line)
-	keep = math.max(keep, line)
+if changed then
+	local val, keep = string.format('%.0f', tat), tat
+	if line > now then
+		val = val .. string.format(':%.0f', line)
+		keep = math.max(keep, line)
+	end
+	redis.call('SET', KEYS[1], val, 'PX', math.ceil((keep - now) / 1000) + 1)
 end
-redis.call('SET', KEYS[1], val, 'PX', math.ceil((keep - now) / 1000) + 1)
-return {1, wait, new_tat}
+return out
 `)
 
 // release gives back the token whose reservation left ARGV[1] as the TAT,
@@ -229,12 +247,7 @@ func (r *Redis) wait(ctx context.Context, key string, maxWait time.Duration) (ti
 	maxWait = max(maxWait, 0)
 
 	rkey := RedisKey(key)
-	callCtx, cancel := context.WithTimeout(ctx, r.cfg.redisTimeout)
-	res, err := reserve.Run(callCtx, r.rdb, []string{rkey}, r.interval, r.cfg.burst, maxWait.Microseconds()).Int64Slice()
-	cancel()
-	if err == nil && len(res) != 3 {
-		err = fmt.Errorf("ratelimit: unexpected reply %v from the reserve script", res)
-	}
+	res, err := r.reserve(ctx, key, maxWait)
 	if err != nil {
 		// The script may have run and reserved a slot whose receipt never
 		// arrived, here or on a timeout: that slot is lost, the safe side.
@@ -243,10 +256,15 @@ func (r *Redis) wait(ctx context.Context, key string, maxWait time.Duration) (ti
 		}
 		return r.failed(key, err), nil
 	}
-	reserved, wait, tat := res[0] == 1, time.Duration(res[1])*time.Microsecond, res[2]
-	if !reserved {
+	if !res.reserved {
 		// wait > maxWait >= 0, so the caller cannot mistake it for a go.
-		return max(wait, time.Microsecond), nil
+		return max(res.wait, time.Microsecond), nil
+	}
+	wait, tat := res.wait, res.tat
+	if ctx.Err() != nil {
+		// Ended while the batch's call was in flight.
+		r.giveBack(ctx, key, rkey, tat)
+		return 0, ctx.Err()
 	}
 	if wait <= 0 {
 		return 0, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/waqueue/waqueue/gupshup"
 	"github.com/waqueue/waqueue/logging"
@@ -56,7 +57,9 @@ func TestServerArchivesPoisonAndKeepsRunning(t *testing.T) {
 		return s.h.ProcessTask(ctx, t)
 	})
 	consent := asynq.HandlerFunc(func(context.Context, *asynq.Task) error { consents.Add(1); return nil })
-	srv, h := NewServer(asynq.RedisClientOpt{Addr: s.redis.Addr}, ServerConfig{
+	srvRDB := redis.NewClient(&redis.Options{Addr: s.redis.Addr})
+	t.Cleanup(func() { srvRDB.Close() })
+	srv, h := NewServer(srvRDB, ServerConfig{
 		Concurrency: 1, ShutdownTimeout: time.Second, Policy: retry.Policy{}, Log: logging.New(s.logs, "json", "info"),
 	}, send, consent)
 	if err := srv.Start(h); err != nil {

@@ -121,7 +121,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	defer send.Campaigns.Close()
 	proc.Tracker = send.Campaigns
 	consent := &ConsentHandler{Clients: clients, Policy: policy, Log: log.With().Str("component", "consent").Logger()}
-	srv, handler := NewServer(redisOpt, ServerConfig{
+	// asynq's server gets a client of its own, as asynq.NewServer would
+	// make: NewServer hooks its dequeue calls.
+	srvRDB := redisconn.Client(redisOpt)
+	defer srvRDB.Close()
+	srv, handler := NewServer(srvRDB, ServerConfig{
 		Concurrency: cfg.Concurrency, ShutdownTimeout: cfg.ShutdownTimeout, Policy: policy, Log: log,
 	}, send, consent)
 

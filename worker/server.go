@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/waqueue/waqueue/retry"
@@ -29,8 +30,14 @@ type ServerConfig struct {
 // handlers behind a middleware that turns panics and unknown task types
 // into archived tasks, so that a poison task never takes a worker down nor
 // comes back 25 times.
-func NewServer(redis asynq.RedisConnOpt, cfg ServerConfig, send asynq.Handler, consent asynq.Handler) (*asynq.Server, asynq.Handler) {
-	srv := asynq.NewServer(redis, asynq.Config{
+//
+// The server uses rdb, which the caller closes after the server's
+// Shutdown, and which should be its own: NewServer adds a hook to it that
+// spares Redis the dequeue calls on queues just found empty (see
+// idleQueues).
+func NewServer(rdb goredis.UniversalClient, cfg ServerConfig, send asynq.Handler, consent asynq.Handler) (*asynq.Server, asynq.Handler) {
+	rdb.AddHook(newIdleQueues(idleQueueHold))
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:     cfg.Concurrency,
 		Queues:          tasks.Queues(),
 		IsFailure:       retry.IsFailure,

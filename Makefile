@@ -47,7 +47,7 @@ sim: ## run the Gupshup simulator on 127.0.0.1:8089 (see gupshup-sim --help)
 # The benchmarks are tests of package bench that run only with WAQUEUE_BENCH
 # set; they start their own redis-server, simulator and worker processes.
 .PHONY: bench
-bench: ## run the benchmarks (about 15 minutes on 2 cores) and write BENCHMARKS.md; bigger runs: BENCH_FLAGS='-rss.messages=1000000'
+bench: ## run the benchmarks (about 20 minutes on 2 cores) and write BENCHMARKS.md; a quicker look: BENCH_FLAGS='-rss.messages=200000'
 	@mkdir -p $(BIN)/bench
 	WAQUEUE_BENCH=1 $(GO) test -count=1 -v -timeout 120m -run '^TestBenchmarks$$' ./bench \
 		-args -out $(CURDIR)/BENCHMARKS.md -micro.raw $(CURDIR)/$(BIN)/bench/micro.txt $(BENCH_FLAGS)

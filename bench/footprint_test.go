@@ -186,8 +186,8 @@ func benchRSS(t *testing.T, bins binaries) *section {
 	growth := float64(late)/float64(early) - 1
 
 	s := &section{title: "Worker memory through a long campaign"}
-	s.method = []string{fmt.Sprintf("**Size run: %s messages** (`-rss.messages`; the full million is "+
-		"`make bench BENCH_FLAGS=-rss.messages=1000000`, about %s at this machine's speed). They are queued first (paused; "+
+	s.method = []string{fmt.Sprintf("**%s messages** (`-rss.messages`; a million takes about %s at this machine's speed). "+
+		"They are queued first (paused; "+
 		"%v), then one worker process from `cmd/worker` sends them with no rate cap (`SEND_RATE=%s`; everything else default, "+
 		"recipient pacing on) while `VmRSS` of the worker and of the simulator are read from `/proc/<pid>/status` every second. "+
 		"The simulator keeps only its last 1,000 sends (`record_limit`, added for this: `gupshuptest.Config.RecordLimit`), "+

@@ -162,9 +162,10 @@ func benchSendPath(t *testing.T, bins binaries) *section {
 	s.note("All three processes share the machine's %d cores, which the runs keep busy, so the rate follows the CPU all of them "+
 		"spend per message: %s CPU-s per 1,000 for the worker's run against %s for the baseline's, which alone predicts a ratio "+
 		"of %s (measured: %s). Much of that CPU is system calls, on both sides of each Redis round trip: %s per message for the "+
-		"worker, %s for the baseline. The worker's own are the claim before the send, the fleet limiter's GCRA (one call for "+
-		"the handlers that reach it together) and the record after it, which make a send idempotent, fleet-limited and "+
-		"countable; the baseline has none of them. Both pay asynq's completion and its dequeue calls, one per queue tried: "+
+		"worker, %s for the baseline. The worker's own are the claim before the send, the fleet limiter's GCRA and the "+
+		"record after it, which make a send idempotent, fleet-limited and countable, and which the baseline has none of; "+
+		"handlers that reach the limiter together share one call, and claims and records made together share one pipeline "+
+		"(`internal/coalesce`). Both pay asynq's completion and its dequeue calls, one per queue tried: "+
 		"%s per message for the baseline, a plain asynq server, which asks critical and default before bulk for most tasks; "+
 		"%s for the worker, which does not ask again a queue it found empty less than 50 ms before (`worker/idlequeues.go`).",
 		runtime.NumCPU(), f(all(cpuW), 3), f(all(cpuB), 3), f(all(cpuB)/all(cpuW), 2), f(r, 2),

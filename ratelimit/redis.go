@@ -56,8 +56,8 @@ type Redis struct {
 	interval int64 // microseconds between tokens, at least 1
 	cfg      config
 
-	mu      sync.Mutex
-	batches map[string]*batch // keys with a reserve call in flight
+	mu     sync.Mutex
+	queues map[string]*keyQueue // keys with callers reserving
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -93,7 +93,7 @@ func NewRedis(rdb redis.UniversalClient, limit rate.Limit, opts ...Option) *Redi
 	if !(iv >= 1) { // rate.Inf, or a limit above 10^6
 		iv = 1
 	}
-	return &Redis{rdb: rdb, interval: int64(min(iv, math.MaxInt64/4)), cfg: cfg, batches: map[string]*batch{}}
+	return &Redis{rdb: rdb, interval: int64(min(iv, math.MaxInt64/4)), cfg: cfg, queues: map[string]*keyQueue{}}
 }
 
 // RedisKey is the Redis key holding the state of a limiter key, e.g.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/waqueue/waqueue/redisconn"
 )
 
 // State is where a message stands. The values are stored in Redis and shown
@@ -34,8 +36,12 @@ const (
 // Store reads and writes the project's records in Redis.
 type Store struct {
 	rdb redis.UniversalClient
-	ttl time.Duration
-	now func() time.Time
+	// pipe carries the calls every send makes, the claim and the record
+	// of the submit: the handlers that make them together share a round
+	// trip.
+	pipe *redisconn.Pipe
+	ttl  time.Duration
+	now  func() time.Time
 }
 
 // Option configures a Store.
@@ -51,7 +57,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a Store on rdb.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
-	s := &Store{rdb: rdb, ttl: 8 * 24 * time.Hour, now: time.Now}
+	s := &Store{rdb: rdb, pipe: redisconn.NewPipe(rdb), ttl: 8 * 24 * time.Hour, now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -159,7 +165,7 @@ return {'send', redis.call('HGET', k, 'fb') or ''}
 // Claim decides whether this delivery of a send task may submit, and marks
 // the message as being submitted when it may.
 func (s *Store) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{MessageKey(r.MessageID)},
+	res, err := s.pipe.Eval(ctx, claimScript, []string{MessageKey(r.MessageID)},
 		r.Generation, r.Payload, r.CampaignID, r.Queue, s.now().UnixMilli(), s.ttl.Milliseconds(), r.InFlight.Milliseconds()).StringSlice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("claim message %s: %w", r.MessageID, err)
@@ -221,7 +227,8 @@ type Acceptance struct {
 //
 // It is the send path's one round trip after the submit: the index from
 // the Gupshup id back to the message, the record, the campaign's count and
-// the read of parked events travel in one pipeline. Their order holds where
+// the read of parked events travel in one pipeline, shared with the
+// handlers that record or claim at the same moment. Their order holds where
 // it matters: the index and the parked events share a hash tag, so they are
 // on one node and the index is written before the parked events are read;
 // a callback parks first and looks the index up after, so one of the two
@@ -236,7 +243,7 @@ func (s *Store) Accepted(ctx context.Context, a Acceptance) (parked [][]byte, er
 	)
 	mk := MessageKey(a.MessageID)
 	args := []any{a.Generation, a.GupshupID, s.now().UnixMilli(), s.ttl.Milliseconds()}
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = s.pipe.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, GupshupKey(a.GupshupID), indexValue(a.MessageID, a.Generation), s.ttl)
 		record = submittedScript.EvalSha(ctx, p, []string{mk}, args...)
 		orphan = p.LRange(ctx, OrphanKey(a.GupshupID), 0, -1)

@@ -64,7 +64,7 @@ clean: ## remove build output
 # the race detector would change every timing (make test runs with it).
 CHAOS_RESULTS ?= $(CURDIR)/$(BIN)/chaos/results.json
 .PHONY: chaos
-chaos: ## fault scenarios against real processes (about 3 minutes), then RELIABILITY.md from their figures; CHAOS_RUN=Crash runs one
+chaos: ## fault scenarios against real processes (about 5 minutes), then RELIABILITY.md from their figures; CHAOS_RUN=Crash runs one
 	@mkdir -p $(dir $(CHAOS_RESULTS)) && rm -f $(CHAOS_RESULTS)
 	@status=0; \
 	CHAOS_RESULTS=$(CHAOS_RESULTS) CHAOS_COMMIT="$$(git describe --always --dirty 2>/dev/null)" \

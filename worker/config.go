@@ -33,6 +33,10 @@ type Config struct {
 	Timeout   time.Duration
 	SendRate  float64
 	SendBurst int
+	// SendRateMargin is the share of SendRate the limiter leaves unused on
+	// its schedule, for the jitter between a grant and its arrival at
+	// Gupshup; 0 paces at SendRate exactly.
+	SendRateMargin float64
 	// RecipientInterval spaces messages to one recipient fleet-wide; 0 turns it off.
 	RecipientInterval time.Duration
 	Concurrency       int
@@ -63,6 +67,10 @@ type Config struct {
 	MonitorPassword string
 }
 
+// PacedRate is the rate the limiter schedules sends at: SendRate less its
+// margin.
+func (c *Config) PacedRate() float64 { return c.SendRate * (1 - c.SendRateMargin) }
+
 // Validate names the first setting that cannot work.
 func (c *Config) Validate() error {
 	switch {
@@ -70,6 +78,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("SEND_RATE must be above 0, got %v", c.SendRate)
 	case c.SendBurst < 1:
 		return fmt.Errorf("SEND_BURST must be at least 1, got %d", c.SendBurst)
+	case !(c.SendRateMargin >= 0 && c.SendRateMargin <= 0.2):
+		return fmt.Errorf("SEND_RATE_MARGIN must be between 0 and 0.2 (a share of SEND_RATE), got %v", c.SendRateMargin)
 	case c.Concurrency < 1:
 		return fmt.Errorf("WORKER_CONCURRENCY must be at least 1, got %d", c.Concurrency)
 	case c.Ambiguous != "resend" && c.Ambiguous != "deadletter":

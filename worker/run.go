@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		Sender: metrics.Sender(clients),
 		// The fleet-wide limit: GCRA in Redis is the truth for every
 		// replica, a local bucket in front saves Redis calls.
-		Limiter: metrics.Limiter("sender", ratelimit.NewLayered(rdb, rate.Limit(cfg.SendRate),
+		Limiter: metrics.Limiter("sender", ratelimit.NewLayered(rdb, rate.Limit(cfg.PacedRate()),
 			// The local layer may wait half of MaxWait: a second, so that
 			// every handler of a worker whose WORKER_CONCURRENCY is up to
 			// SEND_RATE waits its turn in memory instead of churning through
@@ -155,7 +155,8 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		httpSrv.Close()
 		return fmt.Errorf("start asynq server: %w", err)
 	}
-	log.Info().Str("http_addr", ln.Addr().String()).Int("concurrency", cfg.Concurrency).Float64("send_rate", cfg.SendRate).Msg("worker started")
+	log.Info().Str("http_addr", ln.Addr().String()).Int("concurrency", cfg.Concurrency).Float64("send_rate", cfg.SendRate).
+		Float64("paced_rate", cfg.PacedRate()).Msg("worker started")
 
 	select {
 	case <-ctx.Done():

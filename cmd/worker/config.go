@@ -89,6 +89,7 @@ var settings = []setting{
 	{env: "GUPSHUP_PARTNER_APP_TOKEN", flag: "gupshup-partner-app-token", secret: true, help: "a fixed partner app token instead of a login", bind: str(func(c *worker.Config) *string { return &c.PartnerAppToken })},
 	{env: "GUPSHUP_TIMEOUT", flag: "gupshup-timeout", def: "15s", help: "bound on one Gupshup call", bind: dur(func(c *worker.Config) *time.Duration { return &c.Timeout })},
 	{env: "SEND_RATE", flag: "send-rate", def: "80", help: "messages per second per source number (Meta's default tier is 80)", bind: float(func(c *worker.Config) *float64 { return &c.SendRate })},
+	{env: "SEND_RATE_MARGIN", flag: "send-rate-margin", def: "0.01", help: "share of SEND_RATE left unused on the limiter's schedule, so that sends a few milliseconds late do not bunch over SEND_RATE where Gupshup counts them; 0 paces at SEND_RATE exactly", bind: float(func(c *worker.Config) *float64 { return &c.SendRateMargin })},
 	{env: "SEND_BURST", flag: "send-burst", def: "1", help: "sends allowed at once above the steady rate", bind: integer(func(c *worker.Config) *int { return &c.SendBurst })},
 	{env: "RECIPIENT_INTERVAL", flag: "recipient-interval", def: "6s", help: "least time between two messages to the same recipient, fleet-wide (Meta's pair rate limit, error 131056); 0 turns it off", bind: dur(func(c *worker.Config) *time.Duration { return &c.RecipientInterval })},
 	{env: "WORKER_CONCURRENCY", flag: "worker-concurrency", def: "50", help: "sends in flight at once", bind: integer(func(c *worker.Config) *int { return &c.Concurrency })},

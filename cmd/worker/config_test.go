@@ -58,6 +58,9 @@ func TestEverySettingBindsItsOwnField(t *testing.T) {
 			value = strconv.Itoa(d + 3)
 		case float64:
 			value = strconv.FormatFloat(d+3.5, 'f', -1, 64)
+			if s.env == "SEND_RATE_MARGIN" { // a share, at most 0.2
+				value = strconv.FormatFloat(d+0.05, 'f', -1, 64)
+			}
 		default:
 			t.Fatalf("%s: a %T setting", s.env, d)
 		}
@@ -195,6 +198,8 @@ func TestInvalidSettingsNamed(t *testing.T) {
 		{env{"SEND_RATE": "0"}, nil, "SEND_RATE"},
 		{env{"SEND_RATE": "fast"}, nil, "SEND_RATE"},
 		{env{"SEND_BURST": "0"}, nil, "SEND_BURST"},
+		{env{"SEND_RATE_MARGIN": "0.5"}, nil, "SEND_RATE_MARGIN"},
+		{env{"SEND_RATE_MARGIN": "-0.01"}, nil, "SEND_RATE_MARGIN"},
 		{env{"WORKER_CONCURRENCY": "0"}, nil, "WORKER_CONCURRENCY"},
 		{env{"WORKER_CONCURRENCY": "lots"}, nil, "WORKER_CONCURRENCY"},
 		{env{"AMBIGUOUS_SENDS": "maybe"}, nil, "AMBIGUOUS_SENDS"},

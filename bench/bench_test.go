@@ -24,8 +24,8 @@ var (
 	enqueueRows   = flag.Int("enqueue.rows", 100_000, "rows of the enqueue benchmark's CSV")
 	enqueueRounds = flag.Int("enqueue.rounds", 3, "rounds of enqueuer and baseline, alternating")
 
-	sendMessages    = flag.Int("send.messages", 20_000, "messages per send-path run")
-	sendRounds      = flag.Int("send.rounds", 3, "rounds of worker and bare handler, alternating")
+	sendMessages    = flag.Int("send.messages", 40_000, "messages per send-path run")
+	sendRounds      = flag.Int("send.rounds", 5, "rounds of worker and bare handler, each first in every other round")
 	sendConcurrency = flag.Int("send.concurrency", 50, "WORKER_CONCURRENCY of both")
 
 	rateLow      = flag.Duration("rate.low", 20*time.Second, "busy period at SEND_RATE=80")

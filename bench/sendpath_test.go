@@ -88,8 +88,14 @@ func benchSendPath(t *testing.T, bins binaries) *section {
 	var tripsW, tripsB, dequeuesW, dequeuesB []float64
 	var formW, formB map[string]string
 	for round := range *sendRounds {
-		b := runCampaign(t, bins, true, n, c)
-		w := runCampaign(t, bins, false, n, c)
+		// Each goes first in every other round, so that a machine getting
+		// busier or quieter through the benchmark favours neither.
+		var b, w sendRun
+		if round%2 == 0 {
+			b, w = runCampaign(t, bins, true, n, c), runCampaign(t, bins, false, n, c)
+		} else {
+			w, b = runCampaign(t, bins, false, n, c), runCampaign(t, bins, true, n, c)
+		}
 		if round == 0 {
 			formW, formB = w.form, b.form
 		}
@@ -120,7 +126,7 @@ func benchSendPath(t *testing.T, bins binaries) *section {
 			"and the submitted record in Redis, the layered limiter (local bucket + Redis GCRA), the circuit breaker "+
 			"with its shared state, classification and logging at `info`. The baseline is `bench/cmd/bareworker`: an "+
 			"asynq server with the same queues and concurrency whose handler decodes the payload, POSTs the same form "+
-			"with the same tuned `http.Client` and reads the answer, and nothing else. %d rounds, baseline first in each.",
+			"with the same tuned `http.Client` and reads the answer, and nothing else. %d rounds, the baseline first in the odd ones and the worker first in the even ones.",
 			f(float64(n), 0), c, unlimited, *sendRounds),
 		"The rate is (messages − 1) / (last − first accepted send) at the simulator. CPU is per process over the busy period, " +
 			"in CPU-seconds per 1,000 messages; Redis and the simulator are separate processes, so their shares are apart " +

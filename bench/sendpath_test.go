@@ -166,8 +166,11 @@ func benchSendPath(t *testing.T, bins binaries) *section {
 		return median(m["worker"]) + median(m["redis"]) + median(m["simulator"])
 	}
 	s.note("All three processes share the machine's %d cores, which the runs keep busy, so the rate follows the CPU all of them "+
-		"spend per message: %s CPU-s per 1,000 for the worker's run against %s for the baseline's, which alone predicts a ratio "+
-		"of %s (measured: %s). Much of that CPU is system calls, on both sides of each Redis round trip: %s per message for the "+
+		"spend per message: %s CPU-s per 1,000 for the worker's run against %s for the baseline's, which alone would predict a "+
+		"ratio of %s (measured: %s). A measured ratio above that says the baseline was held back by more than CPU: asynq fetches "+
+		"every task from one goroutine, one round trip per queue it tries, so the dequeue calls of a task happen one after "+
+		"another and bound the rate of a server that makes many of them. Much of the CPU is system calls, on both sides of each "+
+		"Redis round trip: %s per message for the "+
 		"worker, %s for the baseline. The worker's own are the claim before the send, the fleet limiter's GCRA and the "+
 		"record after it, which make a send idempotent, fleet-limited and countable, and which the baseline has none of; "+
 		"handlers that reach the limiter together share one call, and claims and records made together share one pipeline "+

@@ -54,12 +54,14 @@ func (r *Redis) reserve(ctx context.Context, key string, maxWait time.Duration) 
 	}
 	kq.users++
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if kq.users--; kq.users == 0 {
+			delete(r.queues, key)
+		}
+		r.mu.Unlock()
+	}()
 	kq.q.Do(c)
-	r.mu.Lock()
-	if kq.users--; kq.users == 0 {
-		delete(r.queues, key)
-	}
-	r.mu.Unlock()
 	return c.res, c.err
 }
 

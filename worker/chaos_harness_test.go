@@ -288,7 +288,11 @@ func startWorker(t *testing.T, cfg worker.Config) *workerProcess {
 	w.cmd = exec.Command(workerBinary(t))
 	w.cmd.Env = append(env(cfg),
 		"BREAKER_FAILURES="+strconv.Itoa(cfg.BreakerFailures),
-		"RETRY_WALLET_LOW_DELAY="+cfg.WalletLowDelay.String())
+		"RETRY_WALLET_LOW_DELAY="+cfg.WalletLowDelay.String(),
+		// The scenarios judge crashes, outages and storms, not the
+		// auto-pause, which their injected failures can trip at a
+		// campaign's tail (0, chaosConfig's, turns it off).
+		"AUTOPAUSE_FAILURE_SHARE="+strconv.FormatFloat(cfg.AutoPauseShare, 'f', -1, 64))
 	w.cmd.Stderr = w.logs
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
